@@ -1,0 +1,308 @@
+"""The input schema: the one declarative description of a jobseeker record.
+
+A schema file (YAML) lists the fields, the data sources they come from, the label
+columns (services) and the audit groups. :func:`load_schema` reads and checks it;
+a schema file that is itself wrong raises :class:`SchemaError` naming the file, the
+field and every problem found, not only the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from models.rules import Rule, rule_fields
+
+DEFAULT_SCHEMA_PATH = Path(__file__).parent / "schemas" / "finnish_jobseeker_register.yaml"
+LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
+FieldType = Literal["number", "integer", "boolean", "category", "date"]
+
+MSG_DUPLICATE = "duplicate name {name!r}: names must be unique across fields and labels"
+MSG_RANGE = "min {min!r} is greater than max {max!r}"
+MSG_UNKNOWN_SOURCE = "unknown source {source!r}; the schema defines {known}"
+MSG_NO_CATEGORIES = "type 'category' needs a non-empty 'categories' list"
+MSG_UNKNOWN_FIELD_REF = "refers to unknown field {name!r}"
+MSG_RANGE_ON_TYPE = "'min'/'max' are not allowed for type {type!r}"
+MSG_CATEGORIES_ON_TYPE = "'categories' are only allowed for type 'category', not {type!r}"
+
+
+class SchemaError(ValueError):
+    """A schema file is malformed. ``problems`` holds one message per problem."""
+
+    def __init__(self, path: str | Path, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid schema file {self.path}: {len(problems)} problem(s)\n{listing}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Translations(_Strict):
+    """A text in Finnish, Swedish and English."""
+
+    fi: str
+    sv: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return str(getattr(self, lang, self.fi))
+
+
+class Source(_Strict):
+    consent_required: bool = False
+    consent_column: str | None = None
+    label: Translations
+
+
+class FieldSpec(_Strict):
+    name: str
+    type: FieldType
+    label: Translations
+    source: str = "register"
+    nullable: bool = False
+    min: float | str | None = None
+    max: float | str | None = None
+    categories: list[str] | None = None
+    category_labels: dict[str, Translations] | None = None
+    ordered: bool = False
+    unit: Translations | None = None
+    protected: bool = False
+    model_input: bool = True
+    changeable: bool = True
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("number", "integer")
+
+    def category_label(self, value: str, lang: str) -> str:
+        if self.category_labels and value in self.category_labels:
+            return self.category_labels[value].get(lang)
+        return value
+
+
+class Eligibility(_Strict):
+    rule: Rule
+    text: Translations
+
+
+class LabelSpec(_Strict):
+    """A service: its recorded-need label column and its names."""
+
+    name: str
+    column: str
+    label: Translations
+    need_phrase: Translations | None = None
+    oracle_column: str | None = None
+    eligibility: Eligibility | None = None
+
+
+class AuditBin(_Strict):
+    name: str
+    min: float
+    max: float
+
+
+class AuditGroup(_Strict):
+    """An audit attribute: a derived yes/no rule, a category field, or bands of a number."""
+
+    name: str
+    label: Translations
+    priority: bool = False
+    rule: Rule | None = None
+    field: str | None = None
+    bins: list[AuditBin] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AuditGroup:
+        if (self.rule is None) == (self.field is None):
+            raise ValueError("needs exactly one of 'rule' or 'field'")
+        if self.bins is not None and self.field is None:
+            raise ValueError("'bins' need a 'field'")
+        return self
+
+
+class Schema(_Strict):
+    name: str
+    version: int | str = 1
+    id_column: str | None = None
+    split_date_column: str | None = None
+    treatment_column: str | None = None
+    outcome_column: str | None = None
+    sources: dict[str, Source] = Field(default_factory=lambda: {})
+    fields: list[FieldSpec]
+    labels: list[LabelSpec]
+    audit_groups: list[AuditGroup] = Field(default_factory=list)
+
+    @cached_property
+    def field_by_name(self) -> dict[str, FieldSpec]:
+        return {spec.name: spec for spec in self.fields}
+
+    @cached_property
+    def label_by_name(self) -> dict[str, LabelSpec]:
+        return {spec.name: spec for spec in self.labels}
+
+    @property
+    def input_fields(self) -> list[FieldSpec]:
+        """Fields the model may use, in schema order."""
+        return [spec for spec in self.fields if spec.model_input]
+
+    @property
+    def label_columns(self) -> list[str]:
+        return [spec.column for spec in self.labels]
+
+    @property
+    def oracle_columns(self) -> list[str]:
+        return [spec.oracle_column for spec in self.labels if spec.oracle_column]
+
+    @property
+    def consent_sources(self) -> dict[str, Source]:
+        return {name: src for name, src in self.sources.items() if src.consent_required}
+
+    def fields_of_source(self, source: str) -> list[FieldSpec]:
+        return [spec for spec in self.fields if spec.source == source]
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the schema's content."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]:
+    problems = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        where = ".".join(str(part) for part in loc)
+        # Name the field or label by its `name`, not only by its list index.
+        if len(loc) >= 2 and loc[0] in ("fields", "labels", "audit_groups") and isinstance(
+            loc[1], int
+        ):
+            entries = raw.get(str(loc[0])) or []
+            entry = entries[loc[1]] if loc[1] < len(entries) else {}
+            name = entry.get("name", f"#{loc[1]}") if isinstance(entry, dict) else f"#{loc[1]}"
+            rest = ".".join(str(part) for part in loc[2:])
+            where = f"{loc[0][:-1]} {name!r}" + (f" ({rest})" if rest else "")
+        value = item.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        problems.append(f"{where}: {item['msg']}{shown}")
+    return problems
+
+
+def _comparable(value: float | str, type_: str) -> float | dt.date:
+    if type_ == "date":
+        return dt.date.fromisoformat(str(value))
+    return float(value)
+
+
+def _semantic_problems(schema: Schema) -> list[str]:
+    problems: list[str] = []
+    names = [spec.name for spec in schema.fields] + [spec.column for spec in schema.labels]
+    for name, count in Counter(names).items():
+        if count > 1:
+            problems.append(f"field {name!r}: " + MSG_DUPLICATE.format(name=name))
+    for name, count in Counter(spec.name for spec in schema.labels).items():
+        if count > 1:
+            problems.append(f"label {name!r}: " + MSG_DUPLICATE.format(name=name))
+    known_fields = {spec.name for spec in schema.fields}
+    for spec in schema.fields:
+        where = f"field {spec.name!r}: "
+        if spec.source not in schema.sources and not (
+            spec.source == "register" and not schema.sources
+        ):
+            known = sorted(schema.sources) or ["register"]
+            problems.append(where + MSG_UNKNOWN_SOURCE.format(source=spec.source, known=known))
+        if spec.type == "category" and not spec.categories:
+            problems.append(where + MSG_NO_CATEGORIES)
+        if spec.type != "category" and spec.categories is not None:
+            problems.append(where + MSG_CATEGORIES_ON_TYPE.format(type=spec.type))
+        if spec.type in ("boolean", "category") and (spec.min is not None or spec.max is not None):
+            problems.append(where + MSG_RANGE_ON_TYPE.format(type=spec.type))
+        if spec.min is not None and spec.max is not None and spec.type not in (
+            "boolean",
+            "category",
+        ):
+            try:
+                if _comparable(spec.min, spec.type) > _comparable(spec.max, spec.type):
+                    problems.append(where + MSG_RANGE.format(min=spec.min, max=spec.max))
+            except ValueError as exc:
+                problems.append(where + f"min/max are not valid {spec.type} values: {exc}")
+        if spec.categories and len(set(spec.categories)) != len(spec.categories):
+            dupes = sorted(c for c, n in Counter(spec.categories).items() if n > 1)
+            problems.append(where + f"duplicate categories {dupes}")
+    for source_name, source in schema.sources.items():
+        if source.consent_required and source.consent_column not in known_fields:
+            problems.append(
+                f"source {source_name!r}: consent_column {source.consent_column!r} "
+                "must name a boolean field of the schema"
+            )
+    for label in schema.labels:
+        if label.eligibility is not None:
+            for ref in rule_fields(label.eligibility.rule):
+                if ref not in known_fields:
+                    problems.append(
+                        f"label {label.name!r}: eligibility " + MSG_UNKNOWN_FIELD_REF.format(name=ref)
+                    )
+    for group in schema.audit_groups:
+        refs = rule_fields(group.rule) if group.rule is not None else [str(group.field)]
+        for ref in refs:
+            if ref not in known_fields:
+                problems.append(
+                    f"audit group {group.name!r}: " + MSG_UNKNOWN_FIELD_REF.format(name=ref)
+                )
+        if group.bins:
+            for band in group.bins:
+                if band.min > band.max:
+                    problems.append(
+                        f"audit group {group.name!r} (bin {band.name!r}): "
+                        + MSG_RANGE.format(min=band.min, max=band.max)
+                    )
+    for attr in ("id_column", "split_date_column", "treatment_column", "outcome_column"):
+        ref = getattr(schema, attr)
+        if ref is not None and attr != "id_column" and ref not in known_fields:
+            problems.append(f"{attr}: " + MSG_UNKNOWN_FIELD_REF.format(name=ref))
+    return problems
+
+
+def load_schema(path: str | Path | None = None) -> Schema:
+    """Read and check a schema file; the default Finnish register schema when ``path`` is None.
+
+    Raises
+    ------
+    SchemaError
+        The file cannot be read or parsed, or breaks any rule; every problem is listed.
+    """
+    schema_path = Path(path) if path is not None else DEFAULT_SCHEMA_PATH
+    try:
+        raw = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SchemaError(schema_path, [f"cannot read file: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise SchemaError(schema_path, [f"not valid YAML: {exc}"]) from exc
+    return schema_from_dict(raw, origin=schema_path)
+
+
+def schema_from_dict(raw: Any, *, origin: str | Path = "<dict>") -> Schema:
+    """Build and check a schema from already-parsed data (e.g. JSON stored with a model)."""
+    if not isinstance(raw, dict):
+        raise SchemaError(origin, ["the top level must be a mapping"])
+    try:
+        schema = Schema.model_validate(raw)
+    except ValidationError as exc:
+        raise SchemaError(origin, _pydantic_problems(exc, raw)) from exc
+    problems = _semantic_problems(schema)
+    if problems:
+        raise SchemaError(origin, problems)
+    return schema

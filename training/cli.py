@@ -1,0 +1,33 @@
+"""The `tarve` command line: subcommands are registered by each package's `cli` module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fairness import cli as fairness_cli
+    from service import cli as service_cli
+    from training import cli_data, cli_train
+
+    parser = argparse.ArgumentParser(
+        prog="tarve",
+        description="tarve: service-need suggestions for public employment services.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (cli_data, cli_train, fairness_cli, service_cli):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result = args.handler(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
