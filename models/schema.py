@@ -187,8 +187,10 @@ def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]
         loc = list(item["loc"])
         where = ".".join(str(part) for part in loc)
         # Name the field or label by its `name`, not only by its list index.
-        if len(loc) >= 2 and loc[0] in ("fields", "labels", "audit_groups") and isinstance(
-            loc[1], int
+        if (
+            len(loc) >= 2
+            and loc[0] in ("fields", "labels", "audit_groups")
+            and isinstance(loc[1], int)
         ):
             entries = raw.get(str(loc[0])) or []
             entry = entries[loc[1]] if loc[1] < len(entries) else {}
@@ -230,9 +232,14 @@ def _semantic_problems(schema: Schema) -> list[str]:
             problems.append(where + MSG_CATEGORIES_ON_TYPE.format(type=spec.type))
         if spec.type in ("boolean", "category") and (spec.min is not None or spec.max is not None):
             problems.append(where + MSG_RANGE_ON_TYPE.format(type=spec.type))
-        if spec.min is not None and spec.max is not None and spec.type not in (
-            "boolean",
-            "category",
+        if (
+            spec.min is not None
+            and spec.max is not None
+            and spec.type
+            not in (
+                "boolean",
+                "category",
+            )
         ):
             try:
                 if _comparable(spec.min, spec.type) > _comparable(spec.max, spec.type):
@@ -253,7 +260,8 @@ def _semantic_problems(schema: Schema) -> list[str]:
             for ref in rule_fields(label.eligibility.rule):
                 if ref not in known_fields:
                     problems.append(
-                        f"label {label.name!r}: eligibility " + MSG_UNKNOWN_FIELD_REF.format(name=ref)
+                        f"label {label.name!r}: eligibility "
+                        + MSG_UNKNOWN_FIELD_REF.format(name=ref)
                     )
     for group in schema.audit_groups:
         refs = rule_fields(group.rule) if group.rule is not None else [str(group.field)]

@@ -1,0 +1,100 @@
+"""Probability calibrators stored as JSON: isotonic (a step function) or Platt (a sigmoid).
+
+Both map the booster's raw score (log-odds) to a calibrated probability, so the model
+applies them the same way. Fitting uses scikit-learn; applying is plain numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+MSG_UNKNOWN_CALIBRATOR = "unknown calibrator kind {kind!r}; expected 'isotonic', 'platt' or 'none'"
+
+
+class Calibrator(Protocol):
+    kind: str
+
+    def transform(self, raw_score: np.ndarray) -> np.ndarray: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass(frozen=True)
+class IdentityCalibrator:
+    """No calibration: the booster's own probability."""
+
+    kind: str = "none"
+
+    def transform(self, raw_score: np.ndarray) -> np.ndarray:
+        return _sigmoid(np.asarray(raw_score, dtype=np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+
+@dataclass(frozen=True)
+class PlattCalibrator:
+    """``p = sigmoid(slope * raw_score + intercept)``."""
+
+    slope: float
+    intercept: float
+    kind: str = "platt"
+
+    def transform(self, raw_score: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.slope * np.asarray(raw_score, dtype=np.float64) + self.intercept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "slope": self.slope, "intercept": self.intercept}
+
+
+@dataclass(frozen=True)
+class IsotonicCalibrator:
+    """A non-decreasing step function of the raw score, linearly interpolated."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    kind: str = "isotonic"
+
+    def transform(self, raw_score: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(raw_score, dtype=np.float64), self.x, self.y)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "x": list(self.x), "y": list(self.y)}
+
+
+def fit_platt(raw_score: np.ndarray, label: np.ndarray) -> PlattCalibrator:
+    """Fit a Platt sigmoid on held-out raw scores."""
+    regression = LogisticRegression(C=1e6, max_iter=1000)
+    regression.fit(np.asarray(raw_score).reshape(-1, 1), np.asarray(label))
+    return PlattCalibrator(float(regression.coef_[0, 0]), float(regression.intercept_[0]))
+
+
+def fit_isotonic(raw_score: np.ndarray, label: np.ndarray) -> IsotonicCalibrator:
+    """Fit an isotonic step function on held-out raw scores (probabilities kept in (0, 1))."""
+    regression = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip")
+    regression.fit(np.asarray(raw_score, dtype=np.float64), np.asarray(label, dtype=np.float64))
+    return IsotonicCalibrator(
+        tuple(float(v) for v in regression.X_thresholds_),
+        tuple(float(v) for v in regression.y_thresholds_),
+    )
+
+
+def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
+    """Rebuild a calibrator from its JSON form."""
+    kind = data.get("kind")
+    if kind == "isotonic":
+        return IsotonicCalibrator(tuple(data["x"]), tuple(data["y"]))
+    if kind == "platt":
+        return PlattCalibrator(float(data["slope"]), float(data["intercept"]))
+    if kind == "none":
+        return IdentityCalibrator()
+    raise ValueError(MSG_UNKNOWN_CALIBRATOR.format(kind=kind))

@@ -1,0 +1,154 @@
+"""The service-need model: one LightGBM booster per service, calibrators, thresholds.
+
+The artifact is a directory of LightGBM text models and JSON (see :mod:`models.artifact`);
+nothing in it is ever unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.calibration import Calibrator
+from models.features import FeatureEncoder
+from models.schema import Schema
+
+MSG_MISSING_SERVICE = "no booster for service {service!r}; the model has {services}"
+
+
+class ServiceNeedModel:
+    """Calibrated per-service need probabilities, with exact TreeSHAP explanations.
+
+    Parameters
+    ----------
+    schema : Schema
+        The input schema the model was trained on.
+    boosters : dict of str to lightgbm.Booster
+        One binary booster per service (label name), trained on ``FeatureEncoder`` output.
+    calibrators : dict of str to Calibrator
+        Maps each booster's raw score to a calibrated probability.
+    thresholds : dict of str to float
+        Calibrated probability at or above which a service is marked "recommended".
+    metadata : dict
+        Name, version, training date, metrics and anything else worth keeping.
+    """
+
+    def __init__(
+        self,
+        *,
+        schema: Schema,
+        boosters: Mapping[str, lgb.Booster],
+        calibrators: Mapping[str, Calibrator],
+        thresholds: Mapping[str, float],
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        known = [label.name for label in schema.labels]
+        for service in boosters:
+            if service not in known:
+                raise ValueError(MSG_MISSING_SERVICE.format(service=service, services=known))
+        self.schema = schema
+        self.encoder = FeatureEncoder(schema)
+        self.services: list[str] = [name for name in known if name in boosters]
+        self.boosters = {name: boosters[name] for name in self.services}
+        self.calibrators = {name: calibrators[name] for name in self.services}
+        self.thresholds = {name: float(thresholds[name]) for name in self.services}
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
+
+    # -- prediction --------------------------------------------------------------------
+    def raw_scores(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
+        """Raw booster scores (log-odds), shape (rows, services)."""
+        params = {"num_threads": num_threads} if num_threads else {}
+        columns = [
+            self.boosters[name].predict(matrix, raw_score=True, **params) for name in self.services
+        ]
+        return np.column_stack(columns) if columns else np.empty((len(matrix), 0))
+
+    def calibrate(self, raw_scores: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from raw scores, shape (rows, services)."""
+        calibrated = np.empty_like(raw_scores, dtype=np.float64)
+        for column, name in enumerate(self.services):
+            calibrated[:, column] = self.calibrators[name].transform(raw_scores[:, column])
+        return calibrated
+
+    def predict_matrix(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
+        """Calibrated probabilities for an encoded matrix, shape (rows, services)."""
+        return self.calibrate(self.raw_scores(matrix, num_threads=num_threads))
+
+    def predict_proba(
+        self, frame: pd.DataFrame, *, consents: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """Calibrated need probability per service for every row of a canonical frame."""
+        matrix = self.encoder.encode_frame(frame, consents=consents)
+        return pd.DataFrame(self.predict_matrix(matrix), index=frame.index, columns=self.services)
+
+    def recommended(self, probabilities: pd.DataFrame) -> pd.DataFrame:
+        """The "recommended" decision: calibrated probability at or above the threshold."""
+        thresholds = pd.Series(self.thresholds)[probabilities.columns]
+        return probabilities.ge(thresholds, axis=1)
+
+    # -- explanation -------------------------------------------------------------------
+    def contributions(
+        self, matrix: np.ndarray, *, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact TreeSHAP contributions per input field, in log-odds.
+
+        Returns
+        -------
+        field_contributions : ndarray, shape (rows, services, fields)
+            Summed per input field (one field may feed several features).
+        base_values : ndarray, shape (rows, services)
+            The expected raw score; ``base + contributions.sum(-1)`` equals the raw score.
+        """
+        params = {"num_threads": num_threads} if num_threads else {}
+        rows, features = matrix.shape
+        fields = self.encoder.feature_names
+        per_field = np.zeros((rows, len(self.services), len(fields)))
+        base = np.zeros((rows, len(self.services)))
+        field_of_feature = np.array(
+            [self._field_index[name] for name in self.encoder.feature_to_field]
+        )
+        for column, name in enumerate(self.services):
+            contrib = np.asarray(
+                self.boosters[name].predict(matrix, pred_contrib=True, **params)
+            ).reshape(rows, features + 1)
+            np.add.at(per_field[:, column, :], (slice(None), field_of_feature), contrib[:, :-1])
+            base[:, column] = contrib[:, -1]
+        return per_field, base
+
+    # -- records (the API path) ----------------------------------------------------------
+    def encode_records(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        consents: Sequence[Iterable[str]] | Iterable[str] | None = None,
+    ) -> np.ndarray:
+        return self.encoder.encode_records(records, consents=consents)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the artifact directory (LightGBM text + JSON). See :mod:`models.artifact`."""
+        from models.artifact import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ServiceNeedModel:
+        """Load an artifact directory, or a ``models:/`` / ``runs:/`` MLflow URI."""
+        from models.artifact import load_model
+
+        return load_model(path)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", "tarve-service-need"))
+
+    @property
+    def version(self) -> str | None:
+        version = self.metadata.get("version")
+        return None if version is None else str(version)

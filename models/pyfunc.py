@@ -1,0 +1,34 @@
+"""MLflow pyfunc wrapper, logged with MLflow's models-from-code (no pickled object).
+
+`training` logs this file as the ``python_model`` and the tarve artifact directory as
+the artifact ``model``; ``mlflow models serve`` then answers with calibrated
+probabilities (one column per service). The tarve API loads the same directory natively.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from models.artifact import load_model
+from models.model import ServiceNeedModel
+
+
+class ServiceNeedPyfunc(PythonModel):
+    """Calibrated need probabilities for a frame of client profiles."""
+
+    def load_context(self, context: Any) -> None:
+        self.model: ServiceNeedModel = load_model(context.artifacts["model"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        del context, params
+        records = model_input.to_dict(orient="records")
+        matrix = self.model.encode_records(records)
+        probabilities = self.model.predict_matrix(matrix)
+        return pd.DataFrame(probabilities, columns=self.model.services, index=model_input.index)
+
+
+mlflow.models.set_model(ServiceNeedPyfunc())
