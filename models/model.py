@@ -58,12 +58,16 @@ class ServiceNeedModel:
         self.calibrators = {name: calibrators[name] for name in self.services}
         self.thresholds = {name: float(thresholds[name]) for name in self.services}
         self.metadata: dict[str, Any] = dict(metadata or {})
-        self._field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
+        field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
+        # One-hot (features x fields): sums feature contributions per input field.
+        self._feature_to_field_matrix = np.zeros((len(field_index), len(field_index)))
+        for feature, field in enumerate(self.encoder.feature_to_field):
+            self._feature_to_field_matrix[feature, field_index[field]] = 1.0
 
     # -- prediction --------------------------------------------------------------------
     def raw_scores(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         """Raw booster scores (log-odds), shape (rows, services)."""
-        params = {"num_threads": num_threads} if num_threads else {}
+        params: dict[str, Any] = {"num_threads": num_threads} if num_threads else {}
         columns = [
             self.boosters[name].predict(matrix, raw_score=True, **params) for name in self.services
         ]
@@ -105,19 +109,16 @@ class ServiceNeedModel:
         base_values : ndarray, shape (rows, services)
             The expected raw score; ``base + contributions.sum(-1)`` equals the raw score.
         """
-        params = {"num_threads": num_threads} if num_threads else {}
+        params: dict[str, Any] = {"num_threads": num_threads} if num_threads else {}
         rows, features = matrix.shape
         fields = self.encoder.feature_names
         per_field = np.zeros((rows, len(self.services), len(fields)))
         base = np.zeros((rows, len(self.services)))
-        field_of_feature = np.array(
-            [self._field_index[name] for name in self.encoder.feature_to_field]
-        )
         for column, name in enumerate(self.services):
             contrib = np.asarray(
                 self.boosters[name].predict(matrix, pred_contrib=True, **params)
             ).reshape(rows, features + 1)
-            np.add.at(per_field[:, column, :], (slice(None), field_of_feature), contrib[:, :-1])
+            per_field[:, column, :] = contrib[:, :-1] @ self._feature_to_field_matrix
             base[:, column] = contrib[:, -1]
         return per_field, base
 

@@ -25,7 +25,7 @@ class ServiceNeedPyfunc(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         del context, params
-        records = model_input.to_dict(orient="records")
+        records = [{str(k): v for k, v in row.items()} for row in model_input.to_dict("records")]
         matrix = self.model.encode_records(records)
         probabilities = self.model.predict_matrix(matrix)
         return pd.DataFrame(probabilities, columns=self.model.services, index=model_input.index)

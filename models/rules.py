@@ -129,7 +129,7 @@ def evaluate_rule_on_record(rule: Rule, record: Mapping[str, Any]) -> bool:
         return bool(value == rule.value)
     if op == "ne":
         return bool(value != rule.value)
-    numeric = float(value)
+    numeric = float(value)  # type: ignore[arg-type]
     return {
         "lt": numeric < rule.value,
         "le": numeric <= rule.value,

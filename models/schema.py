@@ -203,9 +203,9 @@ def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]
     return problems
 
 
-def _comparable(value: float | str, type_: str) -> float | dt.date:
+def _comparable(value: float | str, type_: str) -> float:
     if type_ == "date":
-        return dt.date.fromisoformat(str(value))
+        return float(dt.date.fromisoformat(str(value)).toordinal())
     return float(value)
 
 
