@@ -17,7 +17,8 @@ MSG_UNKNOWN_CALIBRATOR = "unknown calibrator kind {kind!r}; expected 'isotonic',
 
 
 class Calibrator(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def transform(self, raw_score: np.ndarray) -> np.ndarray: ...
 
