@@ -1,0 +1,34 @@
+"""Fairness audits of service-need suggestions: groups, intersections, uncertainty, a gate.
+
+An *audit* takes, for a set of clients, each service's recorded need (label), calibrated
+score and "recommended" decision, and the clients' audit-group attributes (the priority
+groups, gender, mother tongue, age band ...). For every service and every *cell* — one
+value of one attribute, or a pair of values of two attributes (an intersection) — it
+reports rates with confidence intervals (Wilson), compares them with a *reference*
+group (by default everybody else), and raises *flags* where the policy's tolerances are
+broken: the four-fifths rule on selection rates, gaps in true and false positive rates,
+and calibration gaps. A flag whose interval contains the tolerance is *uncertain*, not a
+pass or a failure. Cells smaller than the policy's ``min_group_size`` are *suppressed*:
+named, but without figures, in every output.
+
+The *policy* (:mod:`fairness.policy`) holds the tolerances and says which flags *gate*
+a release; :func:`gate_failures` turns an audit into the lines that block ``tarve
+promote``, and :meth:`AuditReport.record_override` records a human decision to release
+anyway. The report is a versioned JSON document that also renders as a self-contained
+HTML page. The method is described in ``docs/fairness.md``.
+"""
+
+from fairness.audit import audit_model, audit_predictions_file, run_audit
+from fairness.gate import gate_failures
+from fairness.policy import Policy, load_policy
+from fairness.report_json import AuditReport
+
+__all__ = [
+    "AuditReport",
+    "Policy",
+    "audit_model",
+    "audit_predictions_file",
+    "gate_failures",
+    "load_policy",
+    "run_audit",
+]

@@ -1,0 +1,145 @@
+"""The application factory and its lifespan.
+
+``create_app(settings)`` wires settings, database, metrics, the model holder, the
+middleware (request context outermost, then the request guard), the routers and the
+problem handlers. The lifespan migrates the database, loads the model once (a failure
+leaves the API up, answering 503 with the reason) and starts optional polling.
+The OpenAPI document is rebuilt whenever the served model changes, so the request
+schemas it shows are always those of the model being served.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from service.auth import KeyAuthenticator
+from service.db import Database
+from service.metrics import RequestContextMiddleware, ServiceMetrics
+from service.model_holder import LoadedModel, ModelHolder
+from service.problems import ModelRejected, install_problem_handlers
+from service.request_guard import RequestGuardMiddleware
+from service.request_model import example_profile
+from service.routes import ROUTERS
+from service.routes.fairness import AUDIT_UPLOAD_PATH
+from service.settings import Settings, get_settings
+
+logger = logging.getLogger("service.app")
+GENERATED_SCHEMAS = (
+    "RecommendationRequest",
+    "BatchRecommendationRequest",
+    "FeedbackRequest",
+)
+DESCRIPTION = """\
+Service-need suggestions for public employment services: every service ranked by
+calibrated probability, with eligibility and TreeSHAP reasons in Finnish, Swedish or
+English; the caseworker decides. Request schemas are generated from the served model's
+input schema. Errors are RFC 9457 problem details. See docs/api.md.
+"""
+
+
+class TarveAPI(FastAPI):
+    """FastAPI whose OpenAPI document follows the served model."""
+
+    _model_openapi: dict[str, Any] | None = None
+    _model_openapi_for: object = None
+
+    def openapi(self) -> dict[str, Any]:
+        holder: ModelHolder | None = getattr(self.state, "holder", None)
+        served = holder.current if holder is not None else None
+        base = super().openapi()
+        if self._model_openapi is not None and self._model_openapi_for is (served, base):
+            return self._model_openapi
+        document = copy.deepcopy(base)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if served is None:
+            for name in GENERATED_SCHEMAS:
+                schemas[name] = {
+                    "type": "object",
+                    "description": "Generated from the served model's schema; no model is "
+                    "loaded now.",
+                }
+        else:
+            schemas.update(served.requests.json_schemas())
+            document["info"]["description"] = (
+                DESCRIPTION + f"\nServing **{served.name}** version **{served.version}**."
+            )
+            example = {
+                "client_ref": "client-0001",
+                "consents": list(served.model.schema.consent_sources),
+                "profile": example_profile(served.model.schema),
+            }
+            operation = document["paths"]["/v1/recommendations"]["post"]
+            operation["requestBody"]["content"]["application/json"]["example"] = example
+        self._model_openapi = document
+        self._model_openapi_for = (served, base)
+        return document
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database: Database = app.state.database
+    holder: ModelHolder = app.state.holder
+    metrics: ServiceMetrics = app.state.metrics
+    if settings.migrate_on_startup:
+        database.upgrade()
+    try:
+        holder.reload()
+        metrics.reloads.labels(result="loaded").inc()
+    except ModelRejected as exc:
+        metrics.reloads.labels(result="rejected").inc()
+        logger.error("starting without a model: %s", exc)
+    if settings.reload_interval_seconds:
+        holder.start_polling(
+            settings.reload_interval_seconds,
+            lambda result: metrics.reloads.labels(result=result).inc(),
+        )
+    try:
+        yield
+    finally:
+        holder.stop_polling()
+        database.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API; ``settings`` default to :func:`service.settings.get_settings`."""
+    settings = settings or get_settings()
+    metrics = ServiceMetrics()
+    app = TarveAPI(
+        title="tarve",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+
+    def on_swap(loaded: LoadedModel) -> None:
+        metrics.set_model(loaded.name, loaded.version, loaded.alias or "")
+
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.database = Database(settings.database_url)
+    app.state.authenticator = KeyAuthenticator(
+        app.state.database, cache_seconds=settings.key_cache_seconds
+    )
+    app.state.holder = ModelHolder(
+        settings.model_uri, batch_limit=settings.batch_limit, on_swap=on_swap
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    install_problem_handlers(app)
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_paths=(AUDIT_UPLOAD_PATH,),
+    )
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, server_timing=settings.server_timing
+    )
+    return app

@@ -1,0 +1,211 @@
+"""API keys with roles: ``caseworker``, ``auditor`` and ``admin``.
+
+A key is ``tarve_<role>_<43 random URL-safe characters>`` (256 bits from ``secrets``),
+shown once when created. Only its SHA-256 is stored: a salt or a slow hash adds nothing
+for a high-entropy random token, and a plain digest keeps the lookup a single indexed
+query. Callers send the key as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+No key or an unknown or revoked key: 401; a key whose role may not call the endpoint:
+403. The roles do not nest: an admin manages keys and models but reads no client data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from models.identity_code import looks_like_identity_code
+from service.db import ApiKey, Database, utc_now
+from service.problems import Forbidden, ProblemError, Unauthorized
+
+KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+MSG_NO_KEY = "no API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+MSG_BAD_KEY = "the API key is unknown or revoked"
+MSG_WRONG_ROLE = "a key with role {role!r} may not call this; it needs {allowed}"
+MSG_BAD_NAME = (
+    "a key name is 1-100 characters: letters, digits and . _ @ -, starting with a letter or digit"
+)
+MSG_NAME_IS_IDENTITY_CODE = "a key name must not look like a personal identity code"
+MSG_NAME_TAKEN = "a key named {name!r} exists already"
+
+
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class KeyNameTaken(ProblemError):
+    slug = "key-exists"
+
+
+class InvalidKeyName(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's name and role."""
+
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    role: Role
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def hash_key(token: str) -> str:
+    """The stored form of a key: hex SHA-256."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token(role: Role) -> str:
+    return f"tarve_{role.value}_{secrets.token_urlsafe(32)}"
+
+
+def check_key_name(name: str) -> None:
+    if not KEY_NAME_PATTERN.match(name):
+        raise InvalidKeyName(MSG_BAD_NAME)
+    if looks_like_identity_code(name):
+        raise InvalidKeyName(MSG_NAME_IS_IDENTITY_CODE)
+
+
+def create_key(database: Database, *, name: str, role: Role | str) -> tuple[KeyInfo, str]:
+    """Create a key; returns its description and the token (shown once, never stored).
+
+    Raises
+    ------
+    InvalidKeyName
+        The name breaks :data:`KEY_NAME_PATTERN` or looks like an identity code.
+    KeyNameTaken
+        A key (even a revoked one) has this name.
+    """
+    role = Role(role)
+    check_key_name(name)
+    token = new_token(role)
+    row = ApiKey(
+        name=name,
+        role=role.value,
+        key_hash=hash_key(token),
+        prefix=token[:16],
+        created_at=utc_now(),
+    )
+    try:
+        with database.session() as session:
+            session.add(row)
+    except IntegrityError as exc:
+        raise KeyNameTaken(MSG_NAME_TAKEN.format(name=name)) from exc
+    return _info(row), token
+
+
+def list_keys(database: Database) -> list[KeyInfo]:
+    with database.session() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all()
+        return [_info(row) for row in rows]
+
+
+def revoke_key(database: Database, name: str) -> bool:
+    """Revoke the key named ``name``; False when there is no such active key."""
+    with database.session() as session:
+        row = session.scalars(
+            select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+        ).first()
+        if row is None:
+            return False
+        row.revoked_at = utc_now()
+        return True
+
+
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(row.name, Role(row.role), row.prefix, row.created_at, row.revoked_at)
+
+
+class KeyAuthenticator:
+    """Looks keys up by hash, remembering answers for ``cache_seconds``.
+
+    A key revoked through this process (the admin API) is forgotten at once; one revoked
+    from another process (``tarve keys revoke``) stops working within ``cache_seconds``.
+    """
+
+    def __init__(self, database: Database, *, cache_seconds: float) -> None:
+        self.database = database
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """(known, principal) from the cache without touching the database."""
+        if self.cache_seconds <= 0:
+            return False, None
+        entry = self._cache.get(hash_key(token))
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def authenticate(self, token: str) -> Principal | None:
+        digest = hash_key(token)
+        with self.database.session() as session:
+            row = session.scalars(
+                select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+            ).first()
+            principal = None if row is None else Principal(row.name, Role(row.role))
+        if self.cache_seconds > 0:
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (time.monotonic() + self.cache_seconds, principal)
+        return principal
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key in the X-API-Key header."
+)
+
+
+def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency that authenticates the caller and checks the role (401/403)."""
+    allowed = [role.value for role in roles]
+
+    async def authenticated(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key_header)],
+    ) -> Principal:
+        token = bearer.credentials if bearer is not None else api_key
+        if not token:
+            raise Unauthorized(MSG_NO_KEY)
+        authenticator: KeyAuthenticator = request.app.state.authenticator
+        known, principal = authenticator.cached(token)
+        if not known:
+            principal = await run_in_threadpool(authenticator.authenticate, token)
+        if principal is None:
+            raise Unauthorized(MSG_BAD_KEY)
+        if principal.role not in roles:
+            raise Forbidden(MSG_WRONG_ROLE.format(role=principal.role.value, allowed=allowed))
+        request.state.principal = principal
+        return principal
+
+    return authenticated

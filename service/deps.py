@@ -1,0 +1,98 @@
+"""``Annotated[..., Depends(...)]`` aliases used by the routes: one place to read them.
+
+The small ones are ``async`` so that they run on the event loop instead of costing a
+thread-pool hop each; the CPU-bound endpoints themselves are plain ``def``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Header, Request
+
+from service.auth import Principal, Role, require_roles
+from service.db import Database
+from service.metrics import ServiceMetrics
+from service.model_holder import LoadedModel, ModelHolder
+from service.settings import Settings
+
+Language = Literal["fi", "sv", "en"]
+
+
+async def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+async def get_served_model(request: Request) -> LoadedModel:
+    """The model for this whole request (503 when none): a reload does not change it."""
+    holder: ModelHolder = request.app.state.holder
+    return holder.get()
+
+
+async def get_metrics(request: Request) -> ServiceMetrics:
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
+async def get_request_id(request: Request) -> str:
+    return str(request.state.request_id)
+
+
+async def get_body(request: Request) -> bytes:
+    """The raw body (already buffered and screened by the request guard)."""
+    return await request.body()
+
+
+def preferred_language(accept_language: str | None, default: Language) -> Language:
+    """The first of fi/sv/en in an Accept-Language header, by q-value; else ``default``."""
+    if not accept_language:
+        return default
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
+    for negative_quality, _, language in sorted(ranked):
+        if negative_quality < 0 and language in ("fi", "sv", "en"):
+            return language  # type: ignore[return-value]
+    return default
+
+
+async def get_header_language(
+    request: Request,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Language:
+    settings: Settings = request.app.state.settings
+    return preferred_language(accept_language, settings.default_lang)
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+ServedModelDep = Annotated[LoadedModel, Depends(get_served_model)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+RequestIdDep = Annotated[str, Depends(get_request_id)]
+BodyDep = Annotated[bytes, Depends(get_body)]
+HeaderLanguageDep = Annotated[Language, Depends(get_header_language)]
+
+CaseworkerDep = Annotated[Principal, Depends(require_roles(Role.CASEWORKER))]
+AuditorDep = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
+AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+AnyRoleDep = Annotated[Principal, Depends(require_roles(Role.CASEWORKER, Role.AUDITOR, Role.ADMIN))]

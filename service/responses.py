@@ -1,0 +1,203 @@
+"""Response models (static: they do not depend on the served model's schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from service.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
+
+ReasonValue = bool | int | float | str | None
+
+
+class ReasonOut(BaseModel):
+    field: str = Field(description="The input field.")
+    label: str = Field(description="The field's name in the response language.")
+    value: ReasonValue = Field(description="The value the model saw (null: missing).")
+    direction: Literal["raises", "lowers"]
+    contribution: float = Field(description="TreeSHAP contribution in log-odds, summed per field.")
+    text: str = Field(description="One sentence for the caseworker.")
+
+
+class SuggestionOut(BaseModel):
+    service: str
+    name: str = Field(description="The service's name in the response language.")
+    probability: float = Field(description="Calibrated probability of need.")
+    recommended: bool = Field(description="Eligible and at or above the service's threshold.")
+    eligible: bool
+    ineligibility_reason: str | None = Field(
+        description="The rule that excludes the client, in the response language."
+    )
+    raw_score: float = Field(description="The booster's raw score (log-odds).")
+    base_value: float | None = Field(
+        description="Expected raw score; base_value plus all fields' contributions equals "
+        "raw_score (null when explain is off)."
+    )
+    reasons: list[ReasonOut]
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+    alias: str | None = None
+
+
+class RecommendationResponse(BaseModel):
+    request_id: str
+    client_ref: str
+    model: ModelRef
+    lang: Literal["fi", "sv", "en"]
+    sources_used: list[str] = Field(description="Data sources this prediction read.")
+    suggestions: list[SuggestionOut] = Field(
+        description="Eligible services by probability, then ineligible ones."
+    )
+
+
+class BatchResult(BaseModel):
+    client_ref: str
+    sources_used: list[str]
+    suggestions: list[SuggestionOut]
+
+
+class BatchRecommendationResponse(BaseModel):
+    request_id: str
+    model: ModelRef
+    lang: Literal["fi", "sv", "en"]
+    count: int
+    results: list[BatchResult] = Field(description="One per client, in request order.")
+
+
+class Names(BaseModel):
+    fi: str
+    sv: str
+    en: str
+
+
+class EligibilityOut(BaseModel):
+    rule: dict[str, Any] = Field(description="The rule as the schema states it.")
+    text: Names
+
+
+class ServiceOut(BaseModel):
+    id: str
+    names: Names
+    need_phrase: Names | None
+    eligibility: EligibilityOut | None
+    threshold: float = Field(description="Calibrated probability at which it is recommended.")
+
+
+class ServicesResponse(BaseModel):
+    model: ModelRef
+    services: list[ServiceOut]
+
+
+class SourceOut(BaseModel):
+    id: str
+    consent_required: bool
+    names: Names
+
+
+class ModelResponse(BaseModel):
+    name: str
+    version: str
+    alias: str | None
+    uri: str
+    trained_at: str | None
+    loaded_at: dt.datetime
+    metrics: dict[str, Any] = Field(description="Headline metrics recorded by training.")
+    services: list[str]
+    thresholds: dict[str, float]
+    sources: list[SourceOut]
+    request_fields: list[str] = Field(description="The profile fields a request may carry.")
+    schema_fingerprint: str
+    model_schema: dict[str, Any] = Field(alias="schema", description="The input schema.")
+    metadata: dict[str, Any]
+
+    model_config = {"populate_by_name": True}
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    request_id: str
+    client_ref: str
+    received_at: dt.datetime
+
+
+class AuditLogEntryOut(BaseModel):
+    id: int
+    occurred_at: dt.datetime
+    endpoint: str
+    key_name: str
+    role: str
+    client_ref: str | None
+    model_name: str | None
+    model_version: str | None
+    services: list[str]
+    sources_used: list[str]
+    request_id: str
+
+
+class AuditLogPage(BaseModel):
+    entries: list[AuditLogEntryOut]
+    limit: int
+    offset: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    model: ModelRef
+    database: Literal["ok"]
+
+
+class ReloadResponse(BaseModel):
+    changed: bool
+    previous_version: str | None
+    version: str
+    model: ModelRef
+
+
+class KeyCreate(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+    role: Literal["caseworker", "auditor", "admin"]
+
+
+class KeyOut(BaseModel):
+    name: str
+    role: str
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself: shown this once, stored only as a hash.")
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem details with these statuses."""
+    result: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        titles = sorted({p.title for p in PROBLEM_TYPES.values() if p.status == status})
+        result[status] = {
+            "description": "; ".join(titles) or "Problem",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+        }
+    return result

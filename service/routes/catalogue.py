@@ -1,0 +1,93 @@
+"""``GET /v1/services`` and ``GET /v1/model``: what the served model offers (any role)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from models.schema import Translations
+from service.deps import AnyRoleDep, ServedModelDep
+from service.responses import (
+    EligibilityOut,
+    ModelResponse,
+    Names,
+    ServiceOut,
+    ServicesResponse,
+    SourceOut,
+    problem_responses,
+)
+from service.routes.recommendations import model_ref
+
+router = APIRouter(prefix="/v1", tags=["catalogue"])
+HEADLINE_METRIC_KEYS = ("metrics", "headline_metrics", "evaluation")
+
+
+def names(text: Translations) -> Names:
+    return Names(fi=text.fi, sv=text.sv, en=text.en)
+
+
+@router.get(
+    "/services",
+    response_model=ServicesResponse,
+    summary="The service catalogue in fi/sv/en with eligibility rules",
+    responses=problem_responses(401, 403, 503),
+)
+async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesResponse:
+    del caller
+    schema = served.model.schema
+    services = []
+    for service in served.model.services:
+        label = schema.label_by_name[service]
+        eligibility = None
+        if label.eligibility is not None:
+            eligibility = EligibilityOut(
+                rule=label.eligibility.rule.model_dump(mode="json", exclude_none=True),
+                text=names(label.eligibility.text),
+            )
+        services.append(
+            ServiceOut(
+                id=service,
+                names=names(label.label),
+                need_phrase=names(label.need_phrase) if label.need_phrase else None,
+                eligibility=eligibility,
+                threshold=served.model.thresholds[service],
+            )
+        )
+    return ServicesResponse(model=model_ref(served), services=services)
+
+
+@router.get(
+    "/model",
+    response_model=ModelResponse,
+    summary="The served model: name, version, alias, training date, metrics, schema",
+    responses=problem_responses(401, 403, 503),
+)
+async def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:
+    del caller
+    model = served.model
+    metadata = model.metadata
+    metrics: dict[str, Any] = next(
+        (metadata[key] for key in HEADLINE_METRIC_KEYS if isinstance(metadata.get(key), dict)),
+        {},
+    )
+    trained_at = metadata.get("trained_at")
+    return ModelResponse(
+        name=served.name,
+        version=served.version,
+        alias=served.alias,
+        uri=served.source.uri,
+        trained_at=None if trained_at is None else str(trained_at),
+        loaded_at=served.loaded_at,
+        metrics=metrics,
+        services=model.services,
+        thresholds=model.thresholds,
+        sources=[
+            SourceOut(id=name, consent_required=source.consent_required, names=names(source.label))
+            for name, source in model.schema.sources.items()
+        ],
+        request_fields=list(served.requests.field_names),
+        schema_fingerprint=model.schema.fingerprint(),
+        schema=model.schema.to_dict(),
+        metadata={key: value for key, value in metadata.items() if key not in HEADLINE_METRIC_KEYS},
+    )

@@ -1,0 +1,165 @@
+"""``GET /v1/fairness/report`` and ``POST /v1/fairness/audit`` (auditor).
+
+The report is the served model's own audit (``fairness_audit.json`` in the model
+artifact, written by training); an upload is a predictions file (CSV or Parquet) of
+any system, audited with the ``fairness`` package. Both answer JSON, or the
+self-contained HTML report when the Accept header prefers ``text/html``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from service.audit_log import AuditRecord, write_audit
+from service.deps import AuditorDep, DatabaseDep, RequestIdDep, ServedModelDep, SettingsDep
+from service.problems import FairnessReportMissing, InvalidRequest, NotAcceptable, field_error
+from service.responses import problem_responses
+
+if TYPE_CHECKING:
+    from fairness.audit import AuditReport
+
+router = APIRouter(prefix="/v1/fairness", tags=["fairness"])
+AUDIT_UPLOAD_PATH = "/v1/fairness/audit"
+ALLOWED_SUFFIXES = (".csv", ".parquet", ".pq")
+MSG_SUFFIX = "the file must be .csv or .parquet"
+MSG_NO_REPORT = "the served model ({name} version {version}) has no fairness audit"
+REPORT_CONTENT = {
+    "application/json": {"schema": {"type": "object"}},
+    "text/html": {"schema": {"type": "string"}},
+}
+
+
+def _wants_html(accept: str | None) -> bool:
+    """True when the Accept header ranks text/html above JSON; 406 when it takes neither."""
+    if not accept:
+        return False
+    ranked: dict[str, float] = {}
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        match = re.search(r"q=([0-9.]+)", params)
+        if match:
+            quality = float(match.group(1))
+        ranked[media.strip().lower()] = quality
+    html = max(ranked.get("text/html", 0.0), ranked.get("text/*", 0.0))
+    json_quality = max(
+        ranked.get("application/json", 0.0),
+        ranked.get("application/*", 0.0),
+        ranked.get("application/problem+json", 0.0),
+    )
+    anything = ranked.get("*/*", 0.0)
+    if html == 0 and json_quality == 0 and anything == 0:
+        raise NotAcceptable("the report is available as application/json or text/html")
+    return html > max(json_quality, anything) or (html > 0 and html == anything > json_quality)
+
+
+def _render(report: AuditReport, wants_html: bool) -> Response:
+    return HTMLResponse(report.to_html()) if wants_html else JSONResponse(report.to_dict())
+
+
+@router.get(
+    "/report",
+    summary="The served model's fairness audit (JSON, or HTML by Accept)",
+    responses={
+        200: {"description": "The audit report.", "content": REPORT_CONTENT},
+        **problem_responses(401, 403, 404, 406, 503),
+    },
+)
+def fairness_report(
+    caller: AuditorDep,
+    served: ServedModelDep,
+    database: DatabaseDep,
+    request_id: RequestIdDep,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    from fairness.audit import AuditReport
+
+    wants_html = _wants_html(accept)
+    path = served.fairness_audit_path
+    if not path.is_file():
+        raise FairnessReportMissing(MSG_NO_REPORT.format(name=served.name, version=served.version))
+    report = AuditReport.from_dict(json.loads(path.read_text("utf-8")))
+    write_audit(
+        database,
+        caller,
+        [
+            AuditRecord(
+                endpoint="fairness.report",
+                request_id=request_id,
+                model_name=served.name,
+                model_version=served.version,
+            )
+        ],
+    )
+    return _render(report, wants_html)
+
+
+@router.post(
+    "/audit",
+    summary="Audit an uploaded predictions file (CSV or Parquet) of any system",
+    responses={
+        200: {"description": "The audit report.", "content": REPORT_CONTENT},
+        **problem_responses(401, 403, 406, 413, 422),
+    },
+)
+def audit_upload(
+    caller: AuditorDep,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    request_id: RequestIdDep,
+    file: Annotated[UploadFile, File(description="Predictions, one row per client (x service).")],
+    label: Annotated[str, Form(description="Column of the recorded need (0/1).")],
+    score: Annotated[str, Form(description="Column of the calibrated score (probability).")],
+    group: Annotated[list[str], Form(description="Audit attribute column(s); repeat the field.")],
+    decision: Annotated[str | None, Form(description="Column of the yes/no decision.")] = None,
+    threshold: Annotated[
+        float | None, Form(description="Or: decision = score >= threshold.", ge=0, le=1)
+    ] = None,
+    service: Annotated[str | None, Form(description="Column naming the service (long).")] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    from fairness.audit import audit_predictions_file
+    from fairness.policy import load_policy
+
+    wants_html = _wants_html(accept)
+    filename = Path(file.filename or "predictions.csv").name
+    suffix = Path(filename).suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
+        raise InvalidRequest([field_error("body", ["file"], MSG_SUFFIX, "file_type")])
+    policy = load_policy(settings.fairness_policy) if settings.fairness_policy else None
+    with tempfile.TemporaryDirectory(prefix="tarve-audit-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        with path.open("wb") as target:
+            while chunk := file.file.read(1024 * 1024):
+                target.write(chunk)
+        try:
+            report = audit_predictions_file(
+                path,
+                label=label,
+                score=score,
+                decision=decision,
+                threshold=threshold,
+                group_columns=group,
+                service=service,
+                policy=policy,
+                metadata={"name": filename, "uploaded_by": caller.name},
+            )
+        except (ValueError, KeyError) as exc:
+            raise InvalidRequest(
+                [field_error("body", ["file"], _describe(exc, path, filename), "audit_input")],
+                detail="the predictions file cannot be audited as described",
+            ) from None
+    write_audit(database, caller, [AuditRecord(endpoint="fairness.audit", request_id=request_id)])
+    return _render(report, wants_html)
+
+
+def _describe(exc: Exception, path: Path, filename: str) -> str:
+    text: Any = exc.args[0] if exc.args else str(exc)
+    return str(text).replace(str(path), filename)

@@ -1,0 +1,80 @@
+"""The service's settings: one pydantic-settings class, read from ``TARVE_*`` variables.
+
+Read them through :func:`get_settings` (cached); tests build a :class:`Settings` of
+their own and hand it to :func:`service.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, tarve_home
+
+Language = Literal["fi", "sv", "en"]
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_REGISTERED_MODEL}@{PRODUCTION_ALIAS}"
+MIB = 1024 * 1024
+
+
+def default_database_url() -> str:
+    """SQLite in the project-local state directory (``TARVE_HOME``, default ``.tarve``)."""
+    return f"sqlite:///{tarve_home() / 'tarve.db'}"
+
+
+class Settings(BaseSettings):
+    """Everything the API can be told from outside; each field is ``TARVE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TARVE_", extra="ignore", frozen=True)
+
+    model_uri: str = Field(
+        default=DEFAULT_MODEL_URI,
+        description="An MLflow URI (models:/name@alias, runs:/...) or a model directory.",
+    )
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL of the audit-log database; SQLite under TARVE_HOME by "
+        "default, e.g. postgresql+psycopg://user@host/db in production.",
+    )
+    migrate_on_startup: bool = Field(
+        default=True, description="Run the Alembic migrations to head when the app starts."
+    )
+    batch_limit: int = Field(default=1000, ge=1, description="Most clients in one batch call.")
+    reload_interval_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Poll the model URI this often and reload when its version changed.",
+    )
+    top_reasons: int = Field(default=5, ge=0, le=100, description="Reasons per service.")
+    default_lang: Language = "fi"
+    num_threads: int = Field(
+        default=1, ge=0, description="LightGBM threads for one recommendation (0: its default)."
+    )
+    batch_num_threads: int = Field(
+        default=0, ge=0, description="LightGBM threads for a batch (0: LightGBM's default)."
+    )
+    max_body_bytes: int = Field(default=16 * MIB, ge=1024, description="Largest JSON body.")
+    max_upload_bytes: int = Field(
+        default=256 * MIB, ge=1024, description="Largest predictions file for a fairness audit."
+    )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a verified API key is trusted without asking the database; "
+        "a key revoked elsewhere stops working within this time (0: always ask).",
+    )
+    fairness_policy: Path | None = Field(
+        default=None, description="Policy file for uploaded audits (default: the built-in)."
+    )
+    server_timing: bool = Field(
+        default=True, description="Add a Server-Timing header with the handling time."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment, read once per process."""
+    return Settings()
