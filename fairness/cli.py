@@ -1,13 +1,143 @@
-"""Subcommands of this package for the `tarve` command line."""
+"""``tarve audit``: audit a tarve model on labelled data, or any predictions file.
+
+::
+
+    tarve audit --model URI|PATH --data FILE [--policy FILE] [--out DIR]
+    tarve audit --predictions FILE --label COL --score COL (--decision COL | --threshold T)
+                --group COL [--group COL ...] [--service-column COL] [--policy FILE] [--out DIR]
+
+Writes ``audit.json`` and ``audit.html`` into ``--out`` and prints the verdict and the
+lines that would block a release.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
-Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
+MSG_MODE = "give either --model with --data, or --predictions (with --label, --score, --group)"
+MSG_PREDICTIONS_ARGS = "--predictions needs --label, --score and at least one --group"
+MSG_DECISION_ARGS = "--predictions needs exactly one of --decision COL or --threshold T"
+EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
 
 
 def register(subparsers: Any) -> None:
-    """Add this package's subcommands to the `tarve` parser."""
-    del subparsers
+    """Add ``tarve audit`` to the ``tarve`` parser."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="fairness audit of a model or a predictions file (JSON + HTML report)",
+        description=(
+            "Audit a tarve model on a labelled extract, or any system's predictions file, "
+            "for every service, audit group and pair of groups. Writes audit.json and "
+            "audit.html and prints the verdict."
+        ),
+    )
+    model = parser.add_argument_group("a tarve model")
+    model.add_argument("--model", metavar="URI|PATH", help="model directory or models:/name@alias")
+    model.add_argument("--data", metavar="FILE", help="labelled extract (CSV or Parquet)")
+    predictions = parser.add_argument_group("a predictions file")
+    predictions.add_argument("--predictions", metavar="FILE", help="CSV or Parquet file")
+    predictions.add_argument("--label", metavar="COL", help="column of the recorded need (0/1)")
+    predictions.add_argument("--score", metavar="COL", help="column of the calibrated score")
+    predictions.add_argument("--decision", metavar="COL", help="column of the yes/no decision")
+    predictions.add_argument(
+        "--threshold", metavar="T", type=float, help="decision = score >= T (instead of --decision)"
+    )
+    predictions.add_argument(
+        "--group",
+        metavar="COL",
+        action="append",
+        default=[],
+        help="an audit attribute column (repeat for more)",
+    )
+    predictions.add_argument(
+        "--service-column",
+        metavar="COL",
+        help="column naming each row's service (one row per client and service)",
+    )
+    parser.add_argument("--policy", metavar="FILE", help="fairness policy YAML (default policy)")
+    parser.add_argument(
+        "--out", metavar="DIR", default="audit", help="output directory (default: ./audit)"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("never", "fail", "uncertain"),
+        default="never",
+        help=(
+            f"exit with status {EXIT_FAIL} when the verdict is fail (or fail/uncertain); "
+            "default: never"
+        ),
+    )
+    parser.set_defaults(handler=run)
+
+
+def _audit(args: argparse.Namespace) -> Any:
+    from fairness.audit import audit_model, audit_predictions_file, read_table
+    from fairness.policy import load_policy
+
+    policy = load_policy(args.policy) if args.policy else load_policy()
+    if args.predictions:
+        if not (args.label and args.score and args.group):
+            raise ValueError(MSG_PREDICTIONS_ARGS)
+        if (args.decision is None) == (args.threshold is None):
+            raise ValueError(MSG_DECISION_ARGS)
+        return audit_predictions_file(
+            args.predictions,
+            label=args.label,
+            score=args.score,
+            decision=args.decision,
+            threshold=args.threshold,
+            group_columns=list(args.group),
+            service=args.service_column,
+            policy=policy,
+        )
+    from models.artifact import load_model
+
+    from fairness.audit import file_fingerprint
+
+    model = load_model(args.model)
+    frame = read_table(args.data)
+    return audit_model(
+        model,
+        frame,
+        policy=policy,
+        metadata={
+            "model_uri": str(args.model),
+            "data_fingerprint": file_fingerprint(args.data),
+            "data_source": Path(args.data).name,
+        },
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``tarve audit``; returns the exit status."""
+    model_mode = args.model is not None or args.data is not None
+    if model_mode == (args.predictions is not None) or (
+        model_mode and not (args.model and args.data)
+    ):
+        print(f"tarve audit: {MSG_MODE}", file=sys.stderr)
+        return EXIT_USAGE
+    from fairness.gate import gate_failures
+
+    try:
+        report = _audit(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"tarve audit: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    json_path, html_path = report.write(args.out)
+    summary = report.to_dict()["summary"]
+    checks = summary["checks"]
+    print(
+        f"verdict: {report.verdict} ({checks['fail']} failing, {checks['uncertain']} uncertain, "
+        f"{checks['pass']} passing gating checks; {len(report.suppressed)} suppressed cells)"
+    )
+    for line in gate_failures(report):
+        print(f"  {line}")
+    print(f"wrote {json_path} and {html_path}")
+    if args.fail_on == "fail" and report.verdict == "fail":
+        return EXIT_FAIL
+    if args.fail_on == "uncertain" and report.verdict in ("fail", "uncertain"):
+        return EXIT_FAIL
+    return EXIT_OK

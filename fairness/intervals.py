@@ -199,15 +199,22 @@ def ece_bootstrap_interval(
     rng = np.random.default_rng(seed)
     mean, variance = mean_and_variance(score_sums, score_square_sums, counts)
     mean = np.nan_to_num(mean)
-    variance = np.nan_to_num(variance)
-    draws = rng.poisson(counts, size=(replicates, *counts.shape)).astype(np.float64)
-    noise = rng.standard_normal(draws.shape)
-    scores = draws * mean + np.sqrt(draws * variance) * noise
-    bin_scores = scores.sum(axis=-1)
-    bin_positives = draws[..., 1]
-    total = draws.sum(axis=(-1, -2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ece = np.abs(bin_scores - bin_positives).sum(axis=-1) / total
+    spread = np.sqrt(np.nan_to_num(variance))
+    flat_counts = counts.reshape(-1, *counts.shape[-2:])
+    flat_mean = mean.reshape(flat_counts.shape)
+    flat_spread = spread.reshape(flat_counts.shape)
+    ece = np.empty((replicates, flat_counts.shape[0]))
+    chunk = 25  # replicates per step: keeps the temporaries in cache
+    for begin in range(0, replicates, chunk):
+        size = min(chunk, replicates - begin)
+        draws = rng.poisson(flat_counts, size=(size, *flat_counts.shape)).astype(np.float64)
+        noise = rng.standard_normal(draws.shape)
+        scores = draws * flat_mean + np.sqrt(draws) * flat_spread * noise
+        bin_gap = np.abs(scores.sum(axis=-1) - draws[..., 1]).sum(axis=-1)
+        total = draws.sum(axis=(-1, -2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ece[begin : begin + size] = bin_gap / total
+    ece = ece.reshape(replicates, *shape)
     alpha = 1.0 - confidence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: empty groups

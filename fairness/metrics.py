@@ -133,7 +133,6 @@ def group_auc(
     positive: Array,
     negative: Array,
     score_order: NDArray[np.intp],
-    packed_rows: Array | None = None,
 ) -> tuple[Array, Array]:
     """ROC AUC per cell and its DeLong variance, ties counted as one half.
 
@@ -148,9 +147,6 @@ def group_auc(
         1.0 where the row is a (counted) positive / negative, else 0.0.
     score_order : ndarray of int
         ``argsort(scores)``, shared by all partitions of a service.
-    packed_rows : ndarray, shape (rows, 3), optional
-        ``scores, positive, negative`` stacked (one gather instead of three); built
-        when omitted.
 
     Returns
     -------
@@ -166,19 +162,14 @@ def group_auc(
     within = np.argsort(by_score, kind="stable")  # radix sort; keeps score order in a cell
     index = score_order[within]
     cell = by_score[within]
-    packed = (
-        np.stack([scores, positive, negative], axis=1)[index]
-        if packed_rows is None
-        else packed_rows[index]
-    )
-    score = packed[:, 0]
+    score = scores[index]
     new_run = np.empty(len(index), dtype=bool)
     new_run[0] = True
     np.not_equal(cell[1:], cell[:-1], out=new_run[1:])
     new_run[1:] |= score[1:] != score[:-1]
     starts = np.flatnonzero(new_run)
-    run_pos = np.add.reduceat(packed[:, 1], starts)
-    run_neg = np.add.reduceat(packed[:, 2], starts)
+    run_pos = np.add.reduceat(positive[index], starts)
+    run_neg = np.add.reduceat(negative[index], starts)
     run_cell = cell[starts].astype(np.intp)
     first = np.flatnonzero(np.concatenate([[True], run_cell[1:] != run_cell[:-1]]))
     present = run_cell[first]
@@ -271,7 +262,6 @@ def group_statistics(
         stratum = score_bins(score, bins) * 2 + label.astype(np.intp)
         order = np.argsort(score, kind="stable")
         negative = weights["n"] - label
-        packed = np.stack([score, label, negative], axis=1)
         for part, start in zip(partitions, offsets[:-1], strict=True):
             stop = start + part.size
             for name, weight in weights.items():
@@ -284,7 +274,7 @@ def group_statistics(
                 target[start:stop, column] = np.bincount(
                     joint, weights=weight, minlength=length
                 ).reshape(part.size, bins, 2)
-            auc, auc_var = group_auc(part.codes, part.size, score, label, negative, order, packed)
+            auc, auc_var = group_auc(part.codes, part.size, score, label, negative, order)
             sums["auc"][start:stop, column] = auc
             sums["auc_var"][start:stop, column] = auc_var
     return GroupStatistics(

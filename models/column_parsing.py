@@ -18,7 +18,7 @@ Text grammars (no surrounding spaces, no thousands separators, decimal point onl
 
 Canonical dtypes: number and integer -> float64 with NaN; boolean -> pandas
 ``boolean``; category -> object of str with None; date -> datetime64[ns] with NaT;
-label -> int8; identifier -> pandas ``str``.
+label -> int8; identifier -> object of str.
 """
 
 from __future__ import annotations
@@ -340,7 +340,7 @@ def parse_category(column: ColumnValues, *, categories: list[str]) -> ParsedColu
 
 
 def parse_identifier(column: ColumnValues) -> ParsedColumn:
-    """Parse an id column into pandas ``str`` values (text only; numbers are not ids)."""
+    """Parse an id column into object str values (text only; numbers are not ids)."""
     values = np.full(len(column), None, dtype=object)
     values[column.text] = column.series.to_numpy(dtype=object)[column.text]
     issues = []
@@ -348,7 +348,7 @@ def parse_identifier(column: ColumnValues) -> ParsedColumn:
         issues.append(
             ValueIssue(ProblemKind.WRONG_TYPE, MSG_NOT_TEXT, EXPECTED_TEXT, column.native.copy())
         )
-    return ParsedColumn(pd.Series(values, dtype="str"), issues, column.text.copy())
+    return ParsedColumn(pd.Series(values, dtype=object), issues, column.text.copy())
 
 
 def _label_from_object(value: Any) -> int:

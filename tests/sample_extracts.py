@@ -54,7 +54,7 @@ def canonical_sample(schema: Schema, *, rows: int = 6, extra: bool = True) -> pd
     """A valid extract as a canonical typed frame (the validator's output contract)."""
     data: dict[str, Any] = {}
     if schema.id_column is not None:
-        data[schema.id_column] = pd.Series([f"c{i:05d}" for i in range(rows)], dtype="str")
+        data[schema.id_column] = pd.Series([f"c{i:05d}" for i in range(rows)], dtype=object)
     for spec in schema.fields:
         data[spec.name] = _field_values(spec, rows)
     for position, label in enumerate(schema.labels):

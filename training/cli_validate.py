@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Check a register extract (CSV or Parquet) against the schema and report every "
             "problem at once. Exit 0: valid; 1: problems in the data; 2: invalid schema."
         ),
+        epilog=(
+            "Row numbers count data rows from 1, header excluded (row 1 is line 2 of a CSV "
+            "file without blank lines or multi-line values). Values that look like personal "
+            "identity codes are never printed."
+        ),
     )
     parser.add_argument("--data", required=True, type=Path, help="the extract (.csv or .parquet)")
     parser.add_argument(

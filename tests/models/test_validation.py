@@ -34,6 +34,13 @@ from models.extract_problems import (
     Problem,
     ProblemKind,
 )
+from models.extract_reading import (
+    MSG_EMPTY_FILE,
+    MSG_NOT_FOUND,
+    MSG_RAGGED_ROWS,
+    MSG_UNSUPPORTED_FORMAT,
+    MSG_WRONG_SEPARATOR,
+)
 from models.identity_code import (
     has_valid_check_character,
     looks_like_identity_code,
@@ -41,10 +48,6 @@ from models.identity_code import (
 )
 from models.schema import Schema, load_schema
 from models.validation import (
-    MSG_EMPTY_FILE,
-    MSG_NOT_FOUND,
-    MSG_RAGGED_ROWS,
-    MSG_UNSUPPORTED_FORMAT,
     ExtractReadError,
     ExtractValidationError,
     ValidationResult,
@@ -125,7 +128,8 @@ def test_canonical_dtypes(schema: Schema, text_frame: pd.DataFrame) -> None:
         assert frame[column].dtype == np.int8
     for column in schema.oracle_columns:
         assert frame[column].dtype == np.float64
-    assert pd.api.types.is_string_dtype(frame["client_ref"].dtype)
+    assert pd.api.types.is_object_dtype(frame["client_ref"].dtype)
+    assert all(isinstance(v, str) for v in frame["client_ref"])
     assert frame["language_level"].iloc[1] is None
     assert np.isnan(frame["years_in_finland"].iloc[1])
     assert frame["chronic_illness"].iloc[1] is pd.NA
@@ -572,6 +576,20 @@ def test_read_extract_refuses_ragged_rows(tmp_path: Path) -> None:
         read_extract(path)
     assert str(caught.value) == MSG_RAGGED_ROWS.format(path=path, count=2, lines="3, 5")
     assert IDENTITY_CODE not in str(caught.value)
+
+
+def test_read_extract_semicolon_separated(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("client_ref;age\r\nc1;30\r\n", encoding="utf-8")
+    with pytest.raises(ExtractReadError) as caught:
+        read_extract(path)
+    assert str(caught.value) == MSG_WRONG_SEPARATOR.format(path=path, separator=";")
+
+
+def test_read_extract_windows_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(b"client_ref,age\r\nc1,30\r\nc2,\r\n")
+    assert read_extract(path).to_dict("list") == {"client_ref": ["c1", "c2"], "age": ["30", ""]}
 
 
 def test_read_extract_header_only(tmp_path: Path) -> None:

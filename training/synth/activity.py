@@ -8,8 +8,8 @@ from training.synth.categories import DIGITAL_SKILLS, EDUCATION_LEVELS, code
 from training.synth.draft import Draft
 from training.synth.sampling import bernoulli, categorical_rows, sigmoid
 
-BUSINESS_PLAN_BASE = -3.1
-"""Intercept of the business-plan logit, tuned so ~8 % have a business plan."""
+BUSINESS_PLAN_BASE = -2.8
+"""Intercept of the business-plan logit, tuned so ~10 % have a business plan."""
 FIRST_RECORD_DATE = np.datetime64("2021-03-01", "D")
 """Helsinki's employment experiment began on 1 March 2021."""
 LAST_RECORD_DATE = np.datetime64("2024-12-31", "D")
@@ -30,13 +30,13 @@ def draw_activity(draft: Draft) -> None:
     services = rng.poisson(
         0.3
         + 0.5 * np.minimum(months, 36.0) / 12.0
-        + 0.25 * np.maximum(latent["life_difficulty"], 0.0)
+        + 0.5 * np.maximum(latent["life_difficulty"], 0.0)
         + 0.2 * newcomer
     )
     contacts = rng.poisson(
         1.5
         + 0.04 * np.minimum(months, 24.0)
-        + 0.8 * (latent["life_difficulty"] > 1.0)
+        + 1.2 * np.maximum(latent["life_difficulty"], 0.0)
         + 0.7 * (age < 25)
         + 0.4 * newcomer
     )
@@ -68,7 +68,7 @@ def draw_activity(draft: Draft) -> None:
         [
             3.0 + 1.0 * (latent["motivation"] > 0),
             0.3 + 1.2 * (age < 25) + 1.5 * studying + 0.5 * no_vocational + 0.4 * newcomer,
-            0.03 + 4.0 * business_plan,
+            0.03 + 4.0 * business_plan * np.exp(0.8 * latent["entrepreneurship"]),
             0.05 + 2.0 * (latent["work_ability"] < 5.0) + 0.6 * (latent["mental_strain"] > 1.5),
             0.4 + 0.8 * (latent["motivation"] < -0.7) + 0.5 * (age < 25),
         ]

@@ -170,8 +170,8 @@ def self_motivated_study(x: NeedInputs) -> FloatArray:
 def pay_subsidy(x: NeedInputs) -> FloatArray:
     """Long unemployment or partly reduced work ability; strongest for the long-term 55+."""
     return (
-        0.7 * _f(x.long_term_unemployed)
-        + 0.5 * _f(x.unemployment_months >= 24)
+        0.5 * _f(x.long_term_unemployed)
+        + 0.3 * _f(x.unemployment_months >= 24)
         + 1.5 * _f((x.work_ability >= 4) & (x.work_ability < 7))
         + 0.6 * _f(x.low_education)
         + 0.9 * _f((x.age >= 55) & x.long_term_unemployed)
@@ -196,11 +196,13 @@ def work_trial(x: NeedInputs) -> FloatArray:
 def startup_grant(x: NeedInputs) -> FloatArray:
     """Among business-plan holders: drive, experience and education; not after long idleness."""
     return (
-        0.8 * x.entrepreneurship
+        0.7 * x.entrepreneurship
+        + 0.4 * x.motivation
+        + 0.5 * _f((x.age >= 30) & (x.age < 55))
         + 1.0 * _f(x.experience >= 5)
         + 0.8 * _f(x.high_education)
-        + 1.0 * _f(x.skilled_occupation)
-        - 1.5 * _f(x.unemployment_months >= 24)
+        + 0.6 * _f(x.skilled_occupation)
+        - 1.0 * _f(x.unemployment_months >= 24)
         - 1.2 * _f(x.work_ability < 5)
     )
 
@@ -228,7 +230,7 @@ def work_ability_assessment(x: NeedInputs) -> FloatArray:
         0.8 * ability_gap * (1.0 + 0.04 * np.maximum(x.age - 40.0, 0.0))
         + 0.9 * _f(x.mental > 1.5)
         + 0.6 * _f(x.health > 1.5)
-        + 0.6 * _f(x.long_term_unemployed)
+        + 0.3 * _f(x.long_term_unemployed)
     )
 
 
@@ -252,7 +254,7 @@ def multisectoral_service(x: NeedInputs) -> FloatArray:
         + 0.8 * _f(x.mental > 1)
         + 0.6 * _f(x.work_ability < 6)
         + 0.7 * _f((x.life > 1) & ((x.health > 1) | (x.mental > 1)))
-        + 0.8 * _f(x.long_term_unemployed | ((x.age < 25) & (x.unemployment_months >= 6)))
+        + 0.5 * _f(x.long_term_unemployed | ((x.age < 25) & (x.unemployment_months >= 6)))
     )
 
 
@@ -288,16 +290,16 @@ NEED_TERMS: dict[str, NeedTerms] = {
 
 NEED_INTERCEPTS: dict[str, float] = {
     "job_search_coaching": -5.15,
-    "career_guidance": -3.11,
+    "career_guidance": -3.37,
     "labour_market_training": -2.75,
     "self_motivated_study": -3.91,
-    "pay_subsidy": -3.27,
+    "pay_subsidy": -2.99,
     "work_trial": -3.51,
-    "startup_grant": -1.76,
-    "integration_training": 2.54,
-    "work_ability_assessment": -3.39,
+    "startup_grant": -2.43,
+    "integration_training": 2.55,
+    "work_ability_assessment": -3.22,
     "rehabilitative_work": -2.73,
-    "multisectoral_service": -3.49,
+    "multisectoral_service": -3.29,
     "youth_guidance": -1.99,
 }
 """Logit intercepts, tuned so true prevalences meet :data:`TRUE_PREVALENCE_TARGETS`."""

@@ -1,0 +1,79 @@
+"""The fairness audit of a freshly trained model on its held-out test split.
+
+Uses the ``fairness`` package: the audit is written into the model artifact directory
+as ``fairness_audit.json`` (and ``fairness_audit.html``), so the API and ``tarve
+promote`` read it from the registered version, and the gate's verdict becomes a tag of
+that version. A schema without audit groups gets no audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from models.model import ServiceNeedModel
+from training.config import FairnessConfig
+
+FAIRNESS_JSON = "fairness_audit.json"
+FAIRNESS_HTML = "fairness_audit.html"
+
+
+@dataclass
+class FairnessOutcome:
+    """The audit document, its verdict and the lines that would block promotion."""
+
+    report: Any
+    verdict: str
+    gate_failures: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The audit's JSON form."""
+        payload: dict[str, Any] = self.report.to_dict()
+        return payload
+
+    def write(self, directory: Path) -> list[Path]:
+        """Write ``fairness_audit.json`` and ``fairness_audit.html`` into ``directory``."""
+        json_path = directory / FAIRNESS_JSON
+        html_path = directory / FAIRNESS_HTML
+        json_path.write_text(self.report.to_json(indent=1), "utf-8")
+        html_path.write_text(self.report.to_html(), "utf-8")
+        return [json_path, html_path]
+
+
+def audit_test_split(
+    model: ServiceNeedModel,
+    test_frame: pd.DataFrame,
+    *,
+    config: FairnessConfig,
+    metadata: dict[str, Any],
+    top_k: int,
+) -> FairnessOutcome | None:
+    """Audit ``model`` on the test rows; None when disabled or the schema has no groups.
+
+    Parameters
+    ----------
+    model : ServiceNeedModel
+        The calibrated model with thresholds.
+    test_frame : DataFrame
+        Canonical test rows with labels and audit-group fields.
+    config : FairnessConfig
+        Whether to audit, and the policy file.
+    metadata : dict
+        Stamped on the report (name, version, data fingerprint ...).
+    top_k : int
+        Ranking size of the allocation view.
+    """
+    if not config.enabled or not model.schema.audit_groups:
+        return None
+    from fairness.audit import audit_model
+    from fairness.gate import gate_failures
+    from fairness.policy import load_policy
+
+    policy = load_policy(config.policy)
+    report = audit_model(model, test_frame, policy=policy, metadata=metadata, top_k=top_k)
+    return FairnessOutcome(
+        report=report, verdict=str(report.verdict), gate_failures=gate_failures(report, policy)
+    )

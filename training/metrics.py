@@ -1,0 +1,124 @@
+"""Metrics of probability scores: per service and per client ranking.
+
+Per service: ROC AUC, PR AUC (average precision), Brier score, log loss, expected
+calibration error (equal-width bins, weighted by bin size), prevalence and mean score.
+Per client, ranking the services by score: precision@k (share of the top k that the
+client needs), recall@k (share of the client's needs in the top k) and NDCG@k with
+binary relevance. Recall and NDCG are averaged over clients with at least one need;
+precision over all clients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from training.calibrate import clipped_log_loss
+
+
+def expected_calibration_error(label: np.ndarray, probability: np.ndarray, *, bins: int) -> float:
+    """Bin-size-weighted mean absolute gap between mean score and observed rate.
+
+    Parameters
+    ----------
+    label : ndarray
+        0/1 outcomes.
+    probability : ndarray
+        Scores in [0, 1].
+    bins : int
+        Equal-width bins over [0, 1].
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    score_sums = np.bincount(which, weights=probability, minlength=bins)
+    label_sums = np.bincount(which, weights=label.astype(np.float64), minlength=bins)
+    filled = counts > 0
+    gaps = np.abs(score_sums[filled] - label_sums[filled])
+    return float(gaps.sum() / max(len(label), 1))
+
+
+def service_metrics(label: np.ndarray, probability: np.ndarray, *, ece_bins: int) -> dict[str, float]:
+    """Discrimination and calibration of one service's scores.
+
+    Parameters
+    ----------
+    label : ndarray
+        0/1 outcomes.
+    probability : ndarray
+        Scores in [0, 1].
+    ece_bins : int
+        Bins of the expected calibration error.
+
+    Returns
+    -------
+    dict
+        ``roc_auc``, ``pr_auc``, ``brier``, ``log_loss``, ``ece``, ``prevalence``,
+        ``mean_score``, ``n``; AUCs are NaN when only one class is present.
+    """
+    label = np.asarray(label, dtype=np.int64)
+    probability = np.asarray(probability, dtype=np.float64)
+    both_classes = 0 < label.sum() < len(label)
+    return {
+        "roc_auc": float(roc_auc_score(label, probability)) if both_classes else math.nan,
+        "pr_auc": float(average_precision_score(label, probability)) if both_classes else math.nan,
+        "brier": float(brier_score_loss(label, probability)),
+        "log_loss": clipped_log_loss(label, probability),
+        "ece": expected_calibration_error(label, probability, bins=ece_bins),
+        "prevalence": float(label.mean()),
+        "mean_score": float(probability.mean()),
+        "n": len(label),
+    }
+
+
+def ranking_metrics(
+    labels: np.ndarray, scores: np.ndarray, *, top_k: int, ndcg_k: int, seed: int = 0
+) -> dict[str, float]:
+    """Per-client ranking quality of services, averaged over clients.
+
+    Parameters
+    ----------
+    labels : ndarray, shape (clients, services)
+        0/1 needs.
+    scores : ndarray, shape (clients, services)
+        Scores to rank services by (higher first). Ties are broken at random (seeded),
+        so a constant score ranks like chance, not like column order.
+    top_k : int
+        k of precision@k and recall@k.
+    ndcg_k : int
+        k of NDCG@k.
+    seed : int
+        Tie-breaking seed.
+
+    Returns
+    -------
+    dict
+        ``precision_at_{k}``, ``recall_at_{k}``, ``ndcg_at_{k}``, and
+        ``clients_with_need``.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    clients, services = labels.shape
+    jitter = np.random.default_rng(seed).random(size=scores.shape) * 1e-12
+    order = np.argsort(-(np.asarray(scores, dtype=np.float64) + jitter), axis=1, kind="stable")
+    ranked = np.take_along_axis(labels, order, axis=1)
+    needs = labels.sum(axis=1)
+    has_need = needs > 0
+    k = min(top_k, services)
+    hits = ranked[:, :k].sum(axis=1)
+    precision = float(hits.mean() / k) if clients else math.nan
+    recall = float((hits[has_need] / needs[has_need]).mean()) if has_need.any() else math.nan
+    depth = min(ndcg_k, services)
+    discounts = 1.0 / np.log2(np.arange(2, depth + 2))
+    dcg = (ranked[:, :depth] * discounts).sum(axis=1)
+    ideal_counts = np.minimum(needs, depth).astype(np.int64)
+    ideal_cumulative = np.concatenate([[0.0], np.cumsum(discounts)])
+    idcg = ideal_cumulative[ideal_counts]
+    ndcg = float((dcg[has_need] / idcg[has_need]).mean()) if has_need.any() else math.nan
+    return {
+        f"precision_at_{top_k}": precision,
+        f"recall_at_{top_k}": recall,
+        f"ndcg_at_{ndcg_k}": ndcg,
+        "clients_with_need": int(has_need.sum()),
+    }

@@ -1,0 +1,420 @@
+"""``train``: extract in, calibrated, evaluated, audited and registered model out.
+
+Steps: validate -> split -> encode -> fit (one LightGBM per service) -> calibrate and
+threshold -> evaluate against baselines (and the oracle) -> fairness audit -> model
+artifact directory with reports -> MLflow run, registered version, alias ``candidate``.
+The same function serves the CLI (``tarve train``) and Python callers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.calibration import IdentityCalibrator
+from models.features import FeatureEncoder
+from models.model import ServiceNeedModel
+from models.schema import Schema, load_schema
+from models.store import tarve_home
+from training.audit import FairnessOutcome, audit_test_split
+from training.baselines import LogisticBaseline, PrevalenceBaseline
+from training.calibrate import calibrate_services
+from training.config import TrainConfig
+from training.data import load_training_frame
+from training.evaluate import LOGISTIC, MODEL, ORACLE, PREVALENCE, check_targets, evaluate_systems
+from training.fit import fit_services
+from training.model_card import render_model_card, write_model_card
+from training.progress import ProgressReporter
+from training.report import build_report, write_report
+from training.split import SplitIndices, split_rows
+
+DATA_PROFILE = "data_profile.json"
+PLOTS_DIR = "plots"
+
+
+@dataclass
+class TrainResult:
+    """Everything a training run produced.
+
+    Attributes
+    ----------
+    model : ServiceNeedModel
+        The calibrated model (also saved in ``artifact_dir``).
+    artifact_dir : Path
+        The model artifact directory, with ``evaluation.json``/``.md``,
+        ``model_card.md``, ``data_profile.json`` and ``fairness_audit.json``/``.html``.
+    report : dict
+        The evaluation report.
+    fairness : FairnessOutcome or None
+        The audit of the test split.
+    split : SplitIndices
+        Row positions of each part in the validated frame.
+    run_id, model_version, registered_model_name : str or None
+        MLflow run and registered version (None when tracking or registering is off).
+    step_seconds : dict of str to float
+        Duration of each step.
+    """
+
+    model: ServiceNeedModel
+    artifact_dir: Path
+    report: dict[str, Any]
+    fairness: FairnessOutcome | None
+    split: SplitIndices
+    run_id: str | None = None
+    model_version: str | None = None
+    registered_model_name: str | None = None
+    model_uri: str | None = None
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _default_artifact_dir(name: str, trained_at: dt.datetime) -> Path:
+    stamp = trained_at.strftime("%Y%m%dT%H%M%S%f")
+    return tarve_home() / "models" / f"{name}-{stamp}"
+
+
+def _oracle_scores(frame: pd.DataFrame, schema: Schema) -> np.ndarray | None:
+    columns = [spec.oracle_column for spec in schema.labels]
+    if not all(column and column in frame.columns for column in columns):
+        return None
+    return frame[[str(column) for column in columns]].to_numpy(dtype=np.float64)
+
+
+def _sample(positions: np.ndarray, size: int, seed: int) -> np.ndarray:
+    if positions.size <= size:
+        return positions
+    return np.sort(np.random.default_rng(seed).choice(positions, size=size, replace=False))
+
+
+def train(
+    data: str | Path | pd.DataFrame,
+    *,
+    schema: Schema | str | Path | None = None,
+    config: TrainConfig | None = None,
+    reporter: ProgressReporter | None = None,
+) -> TrainResult:
+    """Train, calibrate, evaluate, audit and (by default) register a service-need model.
+
+    Parameters
+    ----------
+    data : str, Path or DataFrame
+        A CSV or Parquet extract, or a frame; validated against ``schema`` first.
+    schema : Schema, str or Path, optional
+        The schema (or its file); the default Finnish register schema when None.
+    config : TrainConfig, optional
+        Embedded defaults when None.
+    reporter : ProgressReporter, optional
+        Progress output; by default enabled as ``config.progress`` says.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    models.validation.ExtractValidationError
+        The data breaks the schema (every problem listed); nothing is trained.
+    """
+    config = config or TrainConfig()
+    if not isinstance(schema, Schema):
+        schema = load_schema(schema)
+    reporter = reporter or ProgressReporter(enabled=config.progress)
+    trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    services = [label.name for label in schema.labels]
+    label_columns = schema.label_columns
+
+    with reporter.step("validate"):
+        frame, profile = load_training_frame(data, schema=schema)
+    with reporter.step("split"):
+        split = split_rows(frame, schema=schema, config=config.split)
+    reporter.note(f"  {split.method}: " + ", ".join(f"{k} {v:,}" for k, v in split.sizes().items()))
+    with reporter.step("encode features"):
+        encoder = FeatureEncoder(schema)
+        matrix = encoder.encode_frame(frame)
+        labels = frame[label_columns].to_numpy(dtype=np.int8)
+        train_matrix, train_labels = matrix[split.train], labels[split.train]
+        calibration_matrix = matrix[split.calibration]
+        calibration_labels = labels[split.calibration]
+        test_matrix, test_labels = matrix[split.test], labels[split.test]
+    with reporter.step(f"fit {len(services)} services"):
+        fitted = fit_services(
+            train_matrix,
+            train_labels,
+            calibration_matrix,
+            calibration_labels,
+            services=services,
+            label_columns=label_columns,
+            feature_names=encoder.feature_names,
+            categorical_features=encoder.categorical_features,
+            booster_config=config.lightgbm,
+            tune_config=config.tune,
+            reporter=reporter,
+        )
+    uncalibrated = ServiceNeedModel(
+        schema=schema,
+        boosters=fitted.boosters,
+        calibrators={name: IdentityCalibrator() for name in services},
+        thresholds={name: 0.5 for name in services},
+    )
+    with reporter.step("calibrate"):
+        choices = calibrate_services(
+            uncalibrated.raw_scores(calibration_matrix),
+            calibration_labels,
+            services=services,
+            calibration_config=config.calibration,
+            threshold_config=config.threshold,
+        )
+    del train_matrix, calibration_matrix
+    name = config.tracking.registered_model_name
+    from fairness.audit import data_fingerprint
+
+    metadata: dict[str, Any] = {
+        "name": name,
+        "trained_at": trained_at.isoformat(),
+        "schema": schema.name,
+        "schema_fingerprint": schema.fingerprint(),
+        "data_fingerprint": data_fingerprint(frame),
+        "rows": len(frame),
+        "split": {"method": split.method, "cutoff": split.cutoff, "sizes": split.sizes()},
+        "best_iterations": {s: fitted.services[s].best_iteration for s in services},
+        "calibrators": {s: choices[s].method for s in services},
+    }
+    model = ServiceNeedModel(
+        schema=schema,
+        boosters=fitted.boosters,
+        calibrators={s: choices[s].calibrator for s in services},
+        thresholds={s: choices[s].threshold for s in services},
+        metadata=metadata,
+    )
+
+    with reporter.step("evaluate"):
+        test_raw = model.raw_scores(test_matrix)
+        scores = {MODEL: model.calibrate(test_raw)}
+        oracle = _oracle_scores(frame.iloc[split.test], schema)
+        if oracle is not None:
+            scores[ORACLE] = oracle
+        baseline_rows = _sample(
+            split.train, config.evaluation.baseline_sample, config.evaluation.seed
+        )
+        categorical_columns = [
+            encoder.feature_names.index(name) for name in encoder.categorical_features
+        ]
+        logistic = LogisticBaseline(
+            categorical_columns=categorical_columns, c=config.evaluation.logistic_c
+        ).fit(matrix[baseline_rows], labels[baseline_rows])
+        scores[LOGISTIC] = logistic.predict(test_matrix)
+        scores[PREVALENCE] = PrevalenceBaseline().fit(labels[split.train]).predict(len(split.test))
+        evaluation = evaluate_systems(
+            test_labels,
+            scores,
+            services=services,
+            config=config.evaluation,
+            thresholds=model.thresholds,
+        )
+        targets = check_targets(evaluation, top_k=config.evaluation.top_k)
+    report = build_report(
+        evaluation=evaluation,
+        targets=targets,
+        split=metadata["split"],
+        calibration={
+            s: {
+                "method": choices[s].method,
+                "crossfit_logloss": choices[s].crossfit_logloss,
+                "threshold": choices[s].threshold,
+                "best_iteration": fitted.services[s].best_iteration,
+                "calibration_split_logloss": fitted.services[s].calibration_logloss,
+                "fit_seconds": fitted.services[s].seconds,
+                "tuning_trials": fitted.services[s].trials,
+            }
+            for s in services
+        },
+        model={
+            "name": name,
+            "schema": schema.name,
+            "schema_fingerprint": schema.fingerprint(),
+            "trained_at": metadata["trained_at"],
+        },
+    )
+    ranking = report["ranking"][MODEL]
+    model.metadata["metrics"] = {
+        key: value for key, value in ranking.items() if key != "clients_with_need"
+    }
+    model.metadata["metrics"]["mean_roc_auc"] = float(
+        np.nanmean([entry[MODEL]["roc_auc"] or np.nan for entry in report["services"].values()])
+    )
+
+    test_frame = frame.iloc[split.test]
+    example_frame = test_frame.head(200)
+    from training.tracking import input_example
+
+    example = input_example(example_frame, schema).head(config.tracking.input_example_rows)
+    artifact_dir = config.output_dir or _default_artifact_dir(name, trained_at)
+    result = TrainResult(
+        model=model,
+        artifact_dir=Path(artifact_dir),
+        report=report,
+        fairness=None,
+        split=split,
+        step_seconds=reporter.step_seconds,
+    )
+    plot_inputs = _PlotInputs(
+        test_labels=test_labels,
+        raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
+        calibrated=scores[MODEL],
+        shap_rows=test_matrix[
+            _sample(
+                np.arange(len(test_matrix)),
+                config.tracking.shap_sample,
+                config.evaluation.seed,
+            )
+        ],
+    )
+    del matrix
+    if not config.tracking.enabled:
+        _finish_artifacts(result, test_frame, profile, config, reporter, plot_inputs=None)
+        return result
+
+    from training import tracking
+
+    with tracking.mlflow_run(config.tracking) as run, tempfile.TemporaryDirectory() as scratch:
+        plot_inputs.directory = Path(scratch) / PLOTS_DIR
+        result.run_id = run.run_id
+        model.metadata["run_id"] = run.run_id
+        if config.tracking.register:
+            model.metadata["version"] = tracking.next_version(name)
+        extra = _finish_artifacts(result, test_frame, profile, config, reporter, plot_inputs)
+        with reporter.step("log to MLflow and register"):
+            version_tags = {
+                tracking.TAG_SCHEMA: schema.name,
+                tracking.TAG_SCHEMA_FINGERPRINT: schema.fingerprint(),
+                tracking.TAG_DATA_FINGERPRINT: str(metadata["data_fingerprint"]),
+            }
+            if result.fairness is not None:
+                version_tags[tracking.TAG_FAIRNESS_VERDICT] = result.fairness.verdict
+                version_tags[tracking.TAG_FAIRNESS_FAILURES] = str(
+                    len(result.fairness.gate_failures)
+                )
+            registered = tracking.log_run(
+                run=run,
+                params={
+                    **config.flat(),
+                    "schema": schema.name,
+                    "schema_fingerprint": schema.fingerprint(),
+                    "rows": len(frame),
+                    "split_method": split.method,
+                },
+                report=report,
+                artifact_dir=result.artifact_dir,
+                extra_artifacts=extra,
+                schema=schema,
+                services=services,
+                example=example,
+                config=config.tracking,
+                version_tags=version_tags,
+            )
+        if registered is not None:
+            result.model_version = registered.version
+            result.registered_model_name = registered.name
+            result.model_uri = registered.model_uri
+            if registered.version != model.metadata.get("version"):
+                reporter.note(
+                    f"[yellow]registered as version {registered.version}, not the expected "
+                    f"{model.metadata.get('version')} (concurrent registration)[/yellow]"
+                )
+    return result
+
+
+@dataclass
+class _PlotInputs:
+    test_labels: np.ndarray
+    raw_probability: np.ndarray
+    calibrated: np.ndarray
+    shap_rows: np.ndarray
+    directory: Path | None = None
+
+
+def _finish_artifacts(
+    result: TrainResult,
+    test_frame: pd.DataFrame,
+    profile: dict[str, Any],
+    config: TrainConfig,
+    reporter: ProgressReporter,
+    plot_inputs: _PlotInputs | None,
+) -> dict[str, list[Path]]:
+    """Audit, write the artifact directory and plots; return files to log by folder."""
+    model = result.model
+    with reporter.step("fairness audit"):
+        result.fairness = audit_test_split(
+            model,
+            test_frame,
+            config=config.fairness,
+            metadata={"split": "test"},
+            top_k=config.evaluation.top_k,
+        )
+    if result.fairness is not None:
+        reporter.note(
+            f"  fairness verdict: {result.fairness.verdict}"
+            + (
+                f" ({len(result.fairness.gate_failures)} gating failures)"
+                if result.fairness.gate_failures
+                else ""
+            )
+        )
+    with reporter.step("write model artifact"):
+        directory = result.artifact_dir
+        model.save(directory)
+        evaluation_files = list(write_report(result.report, directory))
+        profile_path = directory / DATA_PROFILE
+        profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")
+        fairness_files = result.fairness.write(directory) if result.fairness else []
+        card = render_model_card(
+            schema=model.schema,
+            report=result.report,
+            metadata=model.metadata,
+            fairness=(
+                {
+                    "verdict": result.fairness.verdict,
+                    "failures": len(result.fairness.gate_failures),
+                }
+                if result.fairness
+                else None
+            ),
+        )
+        card_path = write_model_card(card, directory)
+    files: dict[str, list[Path]] = {
+        "evaluation": evaluation_files,
+        "": [card_path],
+        "data": [profile_path],
+        "fairness": fairness_files,
+    }
+    if plot_inputs is not None and config.tracking.plots:
+        with reporter.step("plots (calibration, SHAP)"):
+            files["plots"] = _plots(model, plot_inputs, plot_inputs.directory or directory)
+    return files
+
+
+def _plots(model: ServiceNeedModel, inputs: _PlotInputs, directory: Path) -> list[Path]:
+    from training.plots import calibration_curve_plot, shap_summary_plots
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for column, service in enumerate(model.services):
+        paths.append(
+            calibration_curve_plot(
+                inputs.test_labels[:, column],
+                {
+                    "raw": inputs.raw_probability[:, column],
+                    "calibrated": inputs.calibrated[:, column],
+                },
+                service=service,
+                path=directory / f"calibration_{service}.png",
+            )
+        )
+    paths += shap_summary_plots(model, inputs.shap_rows, directory=directory)
+    return paths

@@ -1,0 +1,101 @@
+"""Plots logged with each run: calibration curves and global SHAP summaries per service.
+
+Drawn with matplotlib's non-interactive Agg backend. SHAP values come from
+``shap.TreeExplainer`` on a bounded sample of the test split, so the cost does not
+grow with the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from models.model import ServiceNeedModel  # noqa: E402
+
+CURVE_BINS = 10
+
+
+def calibration_curve_plot(
+    label: np.ndarray,
+    systems: dict[str, np.ndarray],
+    *,
+    service: str,
+    path: Path,
+) -> Path:
+    """Reliability diagram (mean score vs observed rate per quantile bin) for one service.
+
+    Parameters
+    ----------
+    label : ndarray
+        0/1 needs of the test split.
+    systems : dict of str to ndarray
+        Curve name (e.g. ``raw``, ``calibrated``) -> probabilities.
+    service : str
+        Title.
+    path : Path
+        PNG file to write.
+    """
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
+    for name, probability in systems.items():
+        order = np.argsort(probability, kind="stable")
+        chunks = np.array_split(order, CURVE_BINS)
+        mean_score = [float(probability[chunk].mean()) for chunk in chunks if chunk.size]
+        observed = [float(label[chunk].mean()) for chunk in chunks if chunk.size]
+        axis.plot(mean_score, observed, marker="o", label=name)
+    axis.set_xlabel("mean predicted probability")
+    axis.set_ylabel("observed need rate")
+    axis.set_title(service)
+    axis.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def shap_summary_plots(
+    model: ServiceNeedModel,
+    matrix: np.ndarray,
+    *,
+    directory: Path,
+    services: Sequence[str] | None = None,
+) -> list[Path]:
+    """A ``shap.summary_plot`` (beeswarm) per service on the rows of ``matrix``.
+
+    Parameters
+    ----------
+    model : ServiceNeedModel
+        The fitted model.
+    matrix : ndarray
+        Encoded sample rows (already bounded by the caller).
+    directory : Path
+        Where ``shap_<service>.png`` files are written.
+    services : sequence of str, optional
+        Defaults to every service of the model.
+    """
+    import shap
+
+    features = pd.DataFrame(matrix, columns=model.encoder.feature_names)
+    paths = []
+    for service in services or model.services:
+        explainer = shap.TreeExplainer(model.boosters[service])
+        values = np.asarray(explainer.shap_values(features))
+        if values.ndim == 3:  # some shap versions return one array per class
+            values = values[..., -1]
+        plt.figure()
+        shap.summary_plot(values, features, show=False, max_display=15, plot_size=(7, 6))
+        plt.title(service)
+        path = directory / f"shap_{service}.png"
+        plt.tight_layout()
+        plt.savefig(path, dpi=70)
+        plt.close("all")
+        paths.append(path)
+    return paths

@@ -1,0 +1,172 @@
+"""The evaluation report: one JSON document and its Markdown rendering.
+
+The JSON (``evaluation.json``, format ``tarve-evaluation`` version 1) holds the split,
+per-service metrics of every system, ranking metrics, the calibration choice and
+threshold per service, and the oracle targets when an oracle exists. NaN is written
+as null. The Markdown (``evaluation.md``) shows the same figures as tables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+REPORT_FORMAT = "tarve-evaluation"
+REPORT_FORMAT_VERSION = 1
+EVALUATION_JSON = "evaluation.json"
+EVALUATION_MARKDOWN = "evaluation.md"
+SERVICE_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "prevalence")
+SYSTEM_ORDER = ("model", "oracle", "logistic", "prevalence")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats as None and numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def build_report(
+    *,
+    evaluation: dict[str, Any],
+    targets: dict[str, Any] | None,
+    split: dict[str, Any],
+    calibration: dict[str, Any],
+    model: dict[str, Any],
+) -> dict[str, Any]:
+    """Assemble the evaluation report document (JSON-ready).
+
+    Parameters
+    ----------
+    evaluation : dict
+        From :func:`training.evaluate.evaluate_systems`.
+    targets : dict or None
+        From :func:`training.evaluate.check_targets`.
+    split : dict
+        Split method, cut-off and part sizes.
+    calibration : dict
+        Per service: chosen method, cross-fitted log losses, threshold, rounds.
+    model : dict
+        Name, schema name and fingerprint, training time.
+    """
+    return json_safe(
+        {
+            "format": REPORT_FORMAT,
+            "format_version": REPORT_FORMAT_VERSION,
+            "model": model,
+            "split": split,
+            "systems": [name for name in SYSTEM_ORDER if name in evaluation["ranking"]],
+            "services": evaluation["services"],
+            "ranking": evaluation["ranking"],
+            "calibration": calibration,
+            "targets": targets,
+        }
+    )
+
+
+def write_report(report: dict[str, Any], directory: str | Path) -> tuple[Path, Path]:
+    """Write ``evaluation.json`` and ``evaluation.md`` into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / EVALUATION_JSON
+    markdown_path = out / EVALUATION_MARKDOWN
+    json_path.write_text(json.dumps(report, indent=2, allow_nan=False), "utf-8")
+    markdown_path.write_text(render_markdown(report), "utf-8")
+    return json_path, markdown_path
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The evaluation report as Markdown tables."""
+    systems: list[str] = report["systems"]
+    split = report["split"]
+    lines = [
+        f"# Evaluation: {report['model'].get('name', 'tarve model')}",
+        "",
+        f"Split: {split['method']}"
+        + (f", test = registrations from {split['cutoff']} on" if split.get("cutoff") else "")
+        + f"; train {split['sizes']['train']:,}, calibration {split['sizes']['calibration']:,},"
+        f" test {split['sizes']['test']:,} rows. All figures are on the test split.",
+        "",
+        "## Ranking per client",
+        "",
+        "| system | " + " | ".join(_ranking_keys(report)) + " |",
+        "|---|" + "---|" * len(_ranking_keys(report)),
+    ]
+    for system in systems:
+        values = report["ranking"][system]
+        lines.append(
+            f"| {system} | "
+            + " | ".join(_number(values[key]) for key in _ranking_keys(report))
+            + " |"
+        )
+    lines += ["", "## Per service", ""]
+    header = "| service | system | " + " | ".join(SERVICE_COLUMNS) + " |"
+    lines += [header, "|---|---|" + "---|" * len(SERVICE_COLUMNS)]
+    for service, entry in report["services"].items():
+        for system in systems:
+            values = entry[system]
+            lines.append(
+                f"| {service} | {system} | "
+                + " | ".join(_number(values[key]) for key in SERVICE_COLUMNS)
+                + " |"
+            )
+    lines += [
+        "",
+        "## Calibration and thresholds",
+        "",
+        "| service | calibrator | cross-fitted log loss | threshold | rounds |",
+        "|---|---|---|---|---|",
+    ]
+    for service, choice in report["calibration"].items():
+        losses = ", ".join(f"{k} {_number(v, 4)}" for k, v in choice["crossfit_logloss"].items())
+        lines.append(
+            f"| {service} | {choice['method']} | {losses} | {_number(choice['threshold'])} "
+            f"| {choice['best_iteration']} |"
+        )
+    targets = report.get("targets")
+    if targets:
+        lines += [
+            "",
+            "## Targets against the oracle",
+            "",
+            f"ROC AUC >= {targets['auc_ratio_target']} x oracle and above the logistic "
+            f"baseline for every service; precision@k >= {targets['precision_ratio_target']}"
+            " x oracle.",
+            "",
+            "| service | AUC / oracle AUC | ratio ok | above logistic |",
+            "|---|---|---|---|",
+        ]
+        for service, item in targets["services"].items():
+            lines.append(
+                f"| {service} | {_number(item['auc_ratio'])} | {_number(item['auc_ratio_ok'])}"
+                f" | {_number(item['above_logistic'])} |"
+            )
+        lines += [
+            "",
+            f"Precision@k / oracle: {_number(targets['precision_ratio'])}. "
+            f"All targets met: {_number(targets['passed'])}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _ranking_keys(report: dict[str, Any]) -> list[str]:
+    first = next(iter(report["ranking"].values()))
+    return [key for key in first if key != "clients_with_need"]

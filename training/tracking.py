@@ -1,0 +1,251 @@
+"""Log a training run to MLflow and register the model.
+
+Run layout (experiment ``tracking.experiment``, default ``tarve``)::
+
+    params      every config key (section.key), schema name and fingerprint, rows
+    metrics     test_<service>_<metric> of the model, mean_* summaries,
+                ranking metrics per system (model_/logistic_/prevalence_/oracle_)
+    artifacts   evaluation/evaluation.json, evaluation/evaluation.md
+                model_card.md
+                data/profile.json, schema/schema.json
+                plots/calibration_<service>.png, plots/shap_<service>.png
+                fairness/fairness_audit.json, fairness/fairness_audit.html
+    model       the pyfunc model ``model`` (models-from-code: ``models/pyfunc.py`` plus
+                the tarve artifact directory as artifact ``model``), with a signature
+                built from the schema and an input example
+
+The logged model is registered as a new version of ``registered_model_name`` and
+alias ``candidate`` is moved to it. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models import pyfunc as pyfunc_module
+from models.schema import Schema
+from models.store import configure_mlflow
+from training.config import TrackingConfig
+
+PYFUNC_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "pyyaml", "pydantic")
+MLFLOW_PARAM_LIMIT = 6000
+TAG_SCHEMA = "tarve.schema"
+TAG_SCHEMA_FINGERPRINT = "tarve.schema_fingerprint"
+TAG_DATA_FINGERPRINT = "tarve.data_fingerprint"
+TAG_FAIRNESS_VERDICT = "tarve.fairness_verdict"
+TAG_FAIRNESS_FAILURES = "tarve.fairness_failures"
+TAG_RUN_ID = "tarve.run_id"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where a training run went."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A registered model version and the URI of its logged model."""
+
+    name: str
+    version: str
+    model_uri: str
+    alias: str | None
+
+
+@contextmanager
+def mlflow_run(config: TrackingConfig) -> Iterator[RunInfo]:
+    """Start an MLflow run in tarve's store (``MLFLOW_TRACKING_URI`` or the local SQLite)."""
+    import mlflow
+
+    uri = configure_mlflow()
+    experiment = mlflow.set_experiment(config.experiment)
+    with mlflow.start_run(run_name=config.run_name) as run:
+        yield RunInfo(
+            run_id=run.info.run_id, experiment_id=experiment.experiment_id, tracking_uri=uri
+        )
+
+
+def next_version(name: str) -> str:
+    """The version number the registry will most likely give the next version of ``name``."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return "1"
+    numbers = [int(item.version) for item in versions]
+    return str(max(numbers, default=0) + 1)
+
+
+def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """MLflow metric names and values from the evaluation report (None values dropped)."""
+    metrics: dict[str, float] = {}
+    for service, entry in report["services"].items():
+        for key, value in entry["model"].items():
+            if isinstance(value, int | float) and value is not None:
+                metrics[f"test_{service}_{key}"] = float(value)
+    for system, values in report["ranking"].items():
+        for key, value in values.items():
+            if value is not None:
+                metrics[f"{system}_{key}"] = float(value)
+    for system in report["systems"]:
+        for key in ("roc_auc", "pr_auc", "brier", "ece"):
+            values = [
+                entry[system][key]
+                for entry in report["services"].values()
+                if entry[system][key] is not None
+            ]
+            if values:
+                metrics[f"{system}_mean_{key}"] = float(np.mean(values))
+    return metrics
+
+
+def model_signature(schema: Schema, services: list[str]) -> Any:
+    """An MLflow signature from the schema: one column per model input, one output per service.
+
+    Nullable fields are optional columns. Integers are ``double`` (missing is NaN).
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec
+    from mlflow.types.schema import Schema as MlflowSchema
+
+    kinds = {
+        "number": "double",
+        "integer": "double",
+        "boolean": "boolean",
+        "category": "string",
+        "date": "datetime",
+    }
+    inputs = MlflowSchema(
+        [
+            ColSpec(kinds[spec.type], spec.name, required=not spec.nullable)  # type: ignore[arg-type]
+            for spec in schema.input_fields
+        ]
+    )
+    outputs = MlflowSchema([ColSpec("double", service) for service in services])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def input_example(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """A few rows of model inputs in plain JSON-friendly dtypes (complete rows first)."""
+    columns = [spec.name for spec in schema.input_fields]
+    example = frame[columns]
+    complete = example.notna().all(axis=1).to_numpy()
+    rows = example[complete] if complete.any() else example
+    plain: dict[str, Any] = {}
+    for spec in schema.input_fields:
+        values = rows[spec.name]
+        if spec.type == "boolean":
+            plain[spec.name] = values.astype(object).where(values.notna(), None)
+        elif spec.type == "category":
+            plain[spec.name] = values.astype(object).where(values.notna(), None)
+        else:
+            plain[spec.name] = values
+    return pd.DataFrame(plain).reset_index(drop=True)
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for name in PYFUNC_REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={package_metadata.version(name)}")
+        except package_metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def log_run(
+    *,
+    run: RunInfo,
+    params: dict[str, Any],
+    report: dict[str, Any],
+    artifact_dir: Path,
+    extra_artifacts: dict[str, list[Path]],
+    schema: Schema,
+    services: list[str],
+    example: pd.DataFrame,
+    config: TrackingConfig,
+    version_tags: dict[str, str],
+) -> RegisteredVersion | None:
+    """Log params, metrics, files and the pyfunc model; register a version and set the alias.
+
+    Parameters
+    ----------
+    run : RunInfo
+        The active run.
+    params : dict
+        Parameters (long values are cut to MLflow's limit).
+    report : dict
+        The evaluation report; its metrics are logged.
+    artifact_dir : Path
+        The tarve model artifact directory (becomes the pyfunc artifact ``model``).
+    extra_artifacts : dict of str to list of Path
+        MLflow artifact folder -> local files to log there.
+    schema : Schema
+        Builds the signature.
+    services : list of str
+        Output columns of the signature.
+    example : DataFrame
+        The input example.
+    config : TrackingConfig
+        Registered model name, whether to register, alias.
+    version_tags : dict
+        Tags set on the registered version (fairness verdict, fingerprints).
+
+    Returns
+    -------
+    RegisteredVersion or None
+        None when ``config.register`` is False.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.log_params({key: str(value)[:MLFLOW_PARAM_LIMIT] for key, value in params.items()})
+    mlflow.log_metrics(flat_metrics(report))
+    for folder, paths in extra_artifacts.items():
+        for path in paths:
+            mlflow.log_artifact(str(path), artifact_path=folder or None)
+    with tempfile.TemporaryDirectory() as scratch:
+        schema_path = Path(scratch) / "schema.json"
+        schema_path.write_text(json.dumps(schema.to_dict(), indent=2, ensure_ascii=False), "utf-8")
+        mlflow.log_artifact(str(schema_path), artifact_path="schema")
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(pyfunc_module.__file__)),
+        artifacts={"model": str(artifact_dir)},
+        signature=model_signature(schema, services),
+        input_example=example,
+        pip_requirements=_requirements(),
+    )
+    if not config.register:
+        return None
+    version = mlflow.register_model(info.model_uri, config.registered_model_name)
+    client = MlflowClient()
+    for key, value in {**version_tags, TAG_RUN_ID: run.run_id}.items():
+        client.set_model_version_tag(config.registered_model_name, version.version, key, value)
+    if config.alias:
+        client.set_registered_model_alias(
+            config.registered_model_name, config.alias, version.version
+        )
+    return RegisteredVersion(
+        name=config.registered_model_name,
+        version=str(version.version),
+        model_uri=info.model_uri,
+        alias=config.alias or None,
+    )
