@@ -488,8 +488,8 @@ def run_audit(
     is_reference = np.zeros_like(shown)
     if policy.reference == "largest":
         for part, start in zip(partitions, stats.offsets[:-1], strict=True):
-            block = sums["n"][start : start + part.size]
-            is_reference[start + np.argmax(block, axis=0), np.arange(len(services))] = True
+            sizes = sums["n"][start : start + part.size]
+            is_reference[start + np.argmax(sizes, axis=0), np.arange(len(services))] = True
     kind = np.array([len(c.partition.attributes) for c in cells])[:, None]
     comparable &= (kind > 0) & ~is_reference
     gating_cell = comparable & ((kind == 1) | policy.gate_intersections)

@@ -93,9 +93,8 @@ def _audit(args: argparse.Namespace) -> Any:
             service=args.service_column,
             policy=policy,
         )
-    from models.artifact import load_model
-
     from fairness.audit import file_fingerprint
+    from models.artifact import load_model
 
     model = load_model(args.model)
     frame = read_table(args.data)

@@ -77,11 +77,11 @@ def build_partitions(groups: pd.DataFrame, *, intersections: bool = True) -> lis
             codes_b, values_b = encoded[second]
             joint = codes_a * len(values_b) + codes_b
             present, codes = np.unique(joint, return_inverse=True)
-            values = tuple(
+            pairs = tuple(
                 (values_a[code // len(values_b)], values_b[code % len(values_b)])
                 for code in present.tolist()
             )
-            partitions.append(Partition((first, second), values, codes.astype(np.intp)))
+            partitions.append(Partition((first, second), pairs, codes.astype(np.intp)))
     return partitions
 
 

@@ -24,6 +24,8 @@ FLAG_METRICS: tuple[Metric, ...] = (
     "calibration_gap",
 )
 
+DEFAULT_GATE_METRICS: tuple[Metric, ...] = ("tpr_gap", "fpr_gap", "calibration_gap")
+
 MSG_POLICY_FILE = "invalid fairness policy {path}: {problems}"
 MSG_POLICY_READ = "cannot read fairness policy {path}: {reason}"
 MSG_DUPLICATE_METRIC = "gate_metrics lists {metric!r} more than once"
@@ -85,9 +87,7 @@ class Policy(BaseModel):
     fpr_gap_max: float = Field(0.05, ge=0.0, le=1.0)
     calibration_gap_max: float = Field(0.05, ge=0.0, le=1.0)
     gap_sides: Literal["disadvantage", "both"] = "disadvantage"
-    gate_metrics: list[Metric] = Field(
-        default_factory=lambda: ["tpr_gap", "fpr_gap", "calibration_gap"]
-    )
+    gate_metrics: list[Metric] = Field(default_factory=lambda: list(DEFAULT_GATE_METRICS))
     gate_intersections: bool = True
     intersections: bool = True
     uncertain: Literal["report", "block"] = "report"

@@ -124,9 +124,9 @@ def _fmt(metric: str, value: float | None) -> str:
 
 
 def _interval(metric: str, interval: list[float | None] | None) -> str:
-    if not interval or interval[0] is None or interval[1] is None:
+    low, high = interval if interval else (None, None)
+    if low is None or high is None:
         return ""
-    low, high = interval
     if metric in ("calibration_gap", "tpr_gap", "fpr_gap"):
         return f"{low * 100:+.1f} to {high * 100:+.1f}"
     if metric in ("roc_auc", "selection_rate_ratio", "ece"):

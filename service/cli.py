@@ -79,7 +79,16 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["reload_interval_seconds"] = args.reload_interval
     settings = Settings(**overrides)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
+    # No access log: a refused request's URL could hold an identity code, and the audit
+    # log and the metrics already record every call that matters.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        workers=1,
+        access_log=False,
+    )
     return 0
 
 

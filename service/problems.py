@@ -15,7 +15,7 @@ errors, and anything unexpected into problem responses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,6 +35,10 @@ MSG_IDENTITY_CODE = (
     "client by a pseudonymous reference"
 )
 MSG_VALIDATION = "{count} field(s) are not valid for the served model's schema"
+MSG_UNKNOWN_FIELD = "unknown field: the served model's schema has no such field"
+MSG_UNUSED_FIELD = (
+    "the served model does not use this field, so the API does not take it (data minimisation)"
+)
 
 
 @dataclass(frozen=True)
@@ -259,9 +263,16 @@ def field_error(location: str, path: Sequence[str | int], detail: str, code: str
 
 
 def pydantic_errors(
-    errors: Iterable[Mapping[str, Any]], *, location: str | None = None
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    location: str | None = None,
+    unused_fields: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Pydantic/FastAPI error dicts as ``errors`` entries, without the inputs."""
+    """Pydantic/FastAPI error dicts as ``errors`` entries, without the inputs.
+
+    ``unused_fields``: names the schema has but requests may not carry (an extra field
+    with such a name gets :data:`MSG_UNUSED_FIELD` instead of :data:`MSG_UNKNOWN_FIELD`).
+    """
     result = []
     for error in errors:
         loc = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
@@ -272,7 +283,8 @@ def pydantic_errors(
                 loc = loc[1:]
         message = str(error.get("msg", "invalid"))
         if error.get("type") == "extra_forbidden":
-            message = "unknown field: the served model's schema has no such field"
+            unused = bool(loc) and loc[-1] in unused_fields
+            message = MSG_UNUSED_FIELD if unused else MSG_UNKNOWN_FIELD
         result.append(field_error(where, loc, message, str(error.get("type", "invalid"))))
     return result
 

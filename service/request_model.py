@@ -164,6 +164,7 @@ class RequestModels:
     batch: type[BaseModel]
     feedback: type[BaseModel]
     field_names: tuple[str, ...]
+    unused_fields: frozenset[str] = frozenset()
 
     def json_schemas(self) -> dict[str, Any]:
         """JSON schemas of all request models, as OpenAPI ``components.schemas``."""
@@ -293,4 +294,5 @@ def build_request_models(
         batch=batch,
         feedback=feedback,
         field_names=tuple(spec.name for spec in fields),
+        unused_fields=frozenset(spec.name for spec in schema.fields) - {s.name for s in fields},
     )

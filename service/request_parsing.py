@@ -7,6 +7,7 @@ reported at once (422), a batch over the limit is 413, and no input value is ech
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,7 +30,13 @@ def is_json(content_type: str | None) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def parse_body(model: type[ModelT], body: bytes, content_type: str | None) -> ModelT:
+def parse_body(
+    model: type[ModelT],
+    body: bytes,
+    content_type: str | None,
+    *,
+    unused_fields: Collection[str] = (),
+) -> ModelT:
     """``model`` validated from ``body``.
 
     Raises
@@ -52,7 +59,9 @@ def parse_body(model: type[ModelT], body: bytes, content_type: str | None) -> Mo
         for error in errors:
             if error["type"] == "batch_too_large":
                 raise BatchTooLarge(str(error["msg"])) from None
-        raise InvalidRequest(pydantic_errors(errors, location="body")) from None
+        raise InvalidRequest(
+            pydantic_errors(errors, location="body", unused_fields=unused_fields)
+        ) from None
 
 
 def json_request_body(schema_name: str, example: Any | None = None) -> dict[str, Any]:

@@ -54,9 +54,7 @@ class LogisticBaseline:
         self.numeric_columns_ = numeric
         values = matrix[:, numeric]
         self.medians_ = np.nan_to_num(np.nanmedian(values, axis=0)) if numeric else np.empty(0)
-        self.missing_columns_ = [
-            j for j in range(len(numeric)) if np.isnan(values[:, j]).any()
-        ]
+        self.missing_columns_ = [j for j in range(len(numeric)) if np.isnan(values[:, j]).any()]
         self.categories_ = {
             column: np.unique(matrix[~np.isnan(matrix[:, column]), column])
             for column in self.categorical_columns

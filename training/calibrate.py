@@ -91,7 +91,9 @@ def _stratified_folds(label: np.ndarray, *, folds: int, seed: int) -> np.ndarray
     return fold_of_row
 
 
-def choose_threshold(probability: np.ndarray, label: np.ndarray, *, config: ThresholdConfig) -> float:
+def choose_threshold(
+    probability: np.ndarray, label: np.ndarray, *, config: ThresholdConfig
+) -> float:
     """The "recommended" threshold for one service by the configured rule.
 
     Parameters
@@ -153,7 +155,7 @@ def calibrate_services(
     for column, service in enumerate(services):
         raw = raw_scores[:, column]
         label = labels[:, column].astype(np.int64)
-        losses = {
+        losses: dict[str, float] = {
             method: crossfit_log_loss(
                 raw,
                 label,

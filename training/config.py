@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from models.store import CANDIDATE_ALIAS, DEFAULT_REGISTERED_MODEL
 
+CalibrationMethod = Literal["isotonic", "platt", "none"]
+CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("isotonic", "platt", "none")
 MSG_CONFIG_FILE = "cannot read training config {path}: {problem}"
 MSG_CONFIG_INVALID = "invalid training config {path}:\n{problems}"
 MSG_THRESHOLD_VALUE = "threshold rule {rule!r} needs a 'value'"
@@ -29,8 +31,8 @@ class _Section(BaseModel):
 class SplitConfig(_Section):
     """How rows are divided into train, calibration and test parts."""
 
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    calibration_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    calibration_fraction: float = Field(default=0.2, gt=0, lt=1)
     out_of_time: bool | None = None
     """None: out-of-time when the schema names a split date column; else random."""
     seed: int = 20210301
@@ -39,18 +41,18 @@ class SplitConfig(_Section):
 class BoosterConfig(_Section):
     """LightGBM parameters shared by every service's binary model."""
 
-    learning_rate: float = Field(0.05, gt=0)
-    num_leaves: int = Field(31, ge=2)
-    min_data_in_leaf: int = Field(100, ge=1)
-    feature_fraction: float = Field(0.8, gt=0, le=1)
-    bagging_fraction: float = Field(0.8, gt=0, le=1)
-    bagging_freq: int = Field(1, ge=0)
-    lambda_l2: float = Field(1.0, ge=0)
-    max_bin: int = Field(255, ge=3)
-    max_cat_to_onehot: int = Field(8, ge=1)
-    num_boost_round: int = Field(2000, ge=1)
-    early_stopping_rounds: int = Field(50, ge=1)
-    num_threads: int = Field(0, ge=0)
+    learning_rate: float = Field(default=0.05, gt=0)
+    num_leaves: int = Field(default=31, ge=2)
+    min_data_in_leaf: int = Field(default=100, ge=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_freq: int = Field(default=1, ge=0)
+    lambda_l2: float = Field(default=1.0, ge=0)
+    max_bin: int = Field(default=255, ge=3)
+    max_cat_to_onehot: int = Field(default=8, ge=1)
+    num_boost_round: int = Field(default=2000, ge=1)
+    early_stopping_rounds: int = Field(default=50, ge=1)
+    num_threads: int = Field(default=0, ge=0)
     """0: LightGBM's default (all cores)."""
     seed: int = 7
 
@@ -81,8 +83,8 @@ class BoosterConfig(_Section):
 class TuneConfig(_Section):
     """Optional Optuna search per service (``--tune N`` sets ``trials``)."""
 
-    trials: int = Field(0, ge=0)
-    timeout_seconds: float | None = Field(None, gt=0)
+    trials: int = Field(default=0, ge=0)
+    timeout_seconds: float | None = Field(default=None, gt=0)
     """Time budget per service; None: no limit."""
     seed: int = 11
 
@@ -90,10 +92,10 @@ class TuneConfig(_Section):
 class CalibrationConfig(_Section):
     """Calibrator candidates; the one with the lowest cross-fitted log loss wins."""
 
-    methods: list[Literal["isotonic", "platt", "none"]] = Field(
-        default_factory=lambda: ["isotonic", "platt", "none"], min_length=1
+    methods: list[CalibrationMethod] = Field(
+        default_factory=lambda: list(CALIBRATION_METHODS), min_length=1
     )
-    folds: int = Field(3, ge=2)
+    folds: int = Field(default=3, ge=2)
     seed: int = 5
 
 
@@ -106,7 +108,7 @@ class ThresholdConfig(_Section):
     """
 
     rule: Literal["max_f1", "fixed", "min_precision", "prevalence"] = "max_f1"
-    value: float | None = Field(None, ge=0, le=1)
+    value: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _value_when_needed(self) -> ThresholdConfig:
@@ -118,12 +120,12 @@ class ThresholdConfig(_Section):
 class EvaluationConfig(_Section):
     """Test-set evaluation; every costly part is bounded by a sample size."""
 
-    top_k: int = Field(3, ge=1)
-    ndcg_k: int = Field(5, ge=1)
-    ece_bins: int = Field(10, ge=2)
-    baseline_sample: int = Field(30_000, ge=100)
+    top_k: int = Field(default=3, ge=1)
+    ndcg_k: int = Field(default=5, ge=1)
+    ece_bins: int = Field(default=10, ge=2)
+    baseline_sample: int = Field(default=30_000, ge=100)
     """Training rows the logistic-regression baseline is fitted on."""
-    logistic_c: float = Field(1.0, gt=0)
+    logistic_c: float = Field(default=1.0, gt=0)
     seed: int = 3
 
 
@@ -134,11 +136,11 @@ class TrackingConfig(_Section):
     experiment: str = "tarve"
     run_name: str | None = None
     registered_model_name: str = DEFAULT_REGISTERED_MODEL
-    register: bool = True
+    register_model: bool = True
     alias: str = CANDIDATE_ALIAS
     plots: bool = True
-    shap_sample: int = Field(1000, ge=10)
-    input_example_rows: int = Field(3, ge=1)
+    shap_sample: int = Field(default=500, ge=10)
+    input_example_rows: int = Field(default=3, ge=1)
 
 
 class FairnessConfig(_Section):
@@ -152,14 +154,14 @@ class FairnessConfig(_Section):
 class TrainConfig(_Section):
     """Everything ``tarve train`` can be told; every key has a default."""
 
-    split: SplitConfig = Field(default_factory=SplitConfig)
-    lightgbm: BoosterConfig = Field(default_factory=BoosterConfig)
-    tune: TuneConfig = Field(default_factory=TuneConfig)
-    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
-    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
-    fairness: FairnessConfig = Field(default_factory=FairnessConfig)
+    split: SplitConfig = SplitConfig()
+    lightgbm: BoosterConfig = BoosterConfig()
+    tune: TuneConfig = TuneConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    threshold: ThresholdConfig = ThresholdConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    fairness: FairnessConfig = FairnessConfig()
     output_dir: Path | None = None
     """Where the model artifact directory is written; None: under ``TARVE_HOME/models``."""
     progress: bool = True

@@ -57,7 +57,9 @@ def evaluate_systems(
     """
     for system, values in scores.items():
         if values.shape != labels.shape:
-            raise ValueError(MSG_SHAPES.format(system=system, shape=values.shape, expected=labels.shape))
+            raise ValueError(
+                MSG_SHAPES.format(system=system, shape=values.shape, expected=labels.shape)
+            )
     per_service: dict[str, dict[str, Any]] = {}
     for column, service in enumerate(services):
         label = labels[:, column]

@@ -40,7 +40,9 @@ def expected_calibration_error(label: np.ndarray, probability: np.ndarray, *, bi
     return float(gaps.sum() / max(len(label), 1))
 
 
-def service_metrics(label: np.ndarray, probability: np.ndarray, *, ece_bins: int) -> dict[str, float]:
+def service_metrics(
+    label: np.ndarray, probability: np.ndarray, *, ece_bins: int
+) -> dict[str, float]:
     """Discrimination and calibration of one service's scores.
 
     Parameters

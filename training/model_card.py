@@ -64,7 +64,7 @@ def render_model_card(
         "",
         f"One LightGBM binary model per service ({len(schema.labels)} services), early "
         "stopping on a calibration split, each calibrated (isotonic, Platt or none, chosen "
-        "by cross-fitted log loss) with a per-service \"recommended\" threshold. "
+        'by cross-fitted log loss) with a per-service "recommended" threshold. '
         f"{len(inputs)} input fields; consent-only sources: {', '.join(consent) or 'none'}. "
         f"Protected attributes used as inputs (never shown as reasons): "
         f"{', '.join(protected_inputs) or 'none'}.",
@@ -86,7 +86,11 @@ def render_model_card(
         lines.append(
             f"| {system} | " + " | ".join(_fmt(ranking[system][key]) for key in k_keys) + " |"
         )
-    lines += ["", "| service | ROC AUC | logistic AUC | oracle AUC | Brier | ECE |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| service | ROC AUC | logistic AUC | oracle AUC | Brier | ECE |",
+        "|---|---|---|---|---|---|",
+    ]
     for service, entry in report["services"].items():
         model = entry["model"]
         oracle = entry.get("oracle", {}).get("roc_auc")

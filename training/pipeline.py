@@ -286,7 +286,7 @@ def train(
         plot_inputs.directory = Path(scratch) / PLOTS_DIR
         result.run_id = run.run_id
         model.metadata["run_id"] = run.run_id
-        if config.tracking.register:
+        if config.tracking.register_model:
             model.metadata["version"] = tracking.next_version(name)
         extra = _finish_artifacts(result, test_frame, profile, config, reporter, plot_inputs)
         with reporter.step("log to MLflow and register"):

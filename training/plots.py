@@ -7,6 +7,7 @@ grow with the data.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,11 +15,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from models.model import ServiceNeedModel  # noqa: E402
+from models.model import ServiceNeedModel
 
 CURVE_BINS = 10
 
@@ -87,7 +88,9 @@ def shap_summary_plots(
     paths = []
     for service in services or model.services:
         explainer = shap.TreeExplainer(model.boosters[service])
-        values = np.asarray(explainer.shap_values(features))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.asarray(explainer.shap_values(features))
         if values.ndim == 3:  # some shap versions return one array per class
             values = values[..., -1]
         plt.figure()

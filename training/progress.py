@@ -94,5 +94,7 @@ class ServiceBars:
     def finish(self, task: Any, *, best_iteration: int, status: str) -> None:
         """Close ``task``'s bar at the rounds kept, with a status text."""
         if self.progress is not None and task is not None:
-            self.progress.update(task, total=best_iteration, completed=best_iteration, status=status)
+            self.progress.update(
+                task, total=best_iteration, completed=best_iteration, status=status
+            )
             self.progress.stop_task(task)

@@ -99,14 +99,16 @@ def split_rows(frame: pd.DataFrame, *, schema: Schema, config: SplitConfig) -> S
                 minimum=MIN_PART_ROWS,
             )
         )
-    return SplitIndices(train=train, calibration=calibration, test=test, method=method, cutoff=cutoff)
+    return SplitIndices(
+        train=train, calibration=calibration, test=test, method=method, cutoff=cutoff
+    )
 
 
 def _latest_rows(dates: pd.Series, fraction: float) -> tuple[np.ndarray, str]:
     """Rows on or after the cut-off day that leaves about ``fraction`` of rows after it."""
-    days = pd.to_datetime(dates).dt.normalize()
-    cutoff = days.quantile(1 - fraction, interpolation="higher")
-    mask = (days >= cutoff).to_numpy(dtype=bool)
+    day_numbers = pd.to_datetime(dates).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    cutoff = int(np.quantile(day_numbers, 1 - fraction, method="higher"))
+    mask = day_numbers >= cutoff
     if mask.all():  # every row on one day: fall back to the strictly later part
-        mask = (days > cutoff).to_numpy(dtype=bool)
-    return mask, pd.Timestamp(cutoff).date().isoformat()
+        mask = day_numbers > cutoff
+    return mask, str(np.datetime64(cutoff, "D"))

@@ -21,6 +21,8 @@ alias ``candidate`` is moved to it. Nothing is pickled.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,11 +36,21 @@ import pandas as pd
 
 from models import pyfunc as pyfunc_module
 from models.schema import Schema
-from models.store import configure_mlflow
+from models.store import artifact_location, configure_mlflow
 from training.config import TrackingConfig
 
-PYFUNC_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "pyyaml", "pydantic")
+PYFUNC_REQUIREMENTS = (
+    "mlflow",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "pyyaml",
+    "pydantic",
+)
 MLFLOW_PARAM_LIMIT = 6000
+MODEL_ARTIFACT_KEY = "model"
+LOCAL_STORE_SCHEMES = ("sqlite:", "file:", "/")
 TAG_SCHEMA = "tarve.schema"
 TAG_SCHEMA_FINGERPRINT = "tarve.schema_fingerprint"
 TAG_DATA_FINGERPRINT = "tarve.data_fingerprint"
@@ -72,6 +84,11 @@ def mlflow_run(config: TrackingConfig) -> Iterator[RunInfo]:
     import mlflow
 
     uri = configure_mlflow()
+    if mlflow.get_experiment_by_name(config.experiment) is None:
+        # A local store keeps artifacts under TARVE_HOME, never in ./mlruns; a server
+        # decides for itself.
+        location = artifact_location() if uri.startswith(LOCAL_STORE_SCHEMES) else None
+        mlflow.create_experiment(config.experiment, artifact_location=location)
     experiment = mlflow.set_experiment(config.experiment)
     with mlflow.start_run(run_name=config.run_name) as run:
         yield RunInfo(
@@ -151,9 +168,7 @@ def input_example(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     plain: dict[str, Any] = {}
     for spec in schema.input_fields:
         values = rows[spec.name]
-        if spec.type == "boolean":
-            plain[spec.name] = values.astype(object).where(values.notna(), None)
-        elif spec.type == "category":
+        if spec.type in ("boolean", "category"):
             plain[spec.name] = values.astype(object).where(values.notna(), None)
         else:
             plain[spec.name] = values
@@ -216,6 +231,7 @@ def log_run(
     import mlflow
     from mlflow import MlflowClient
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.log_params({key: str(value)[:MLFLOW_PARAM_LIMIT] for key, value in params.items()})
     mlflow.log_metrics(flat_metrics(report))
     for folder, paths in extra_artifacts.items():
@@ -225,15 +241,20 @@ def log_run(
         schema_path = Path(scratch) / "schema.json"
         schema_path.write_text(json.dumps(schema.to_dict(), indent=2, ensure_ascii=False), "utf-8")
         mlflow.log_artifact(str(schema_path), artifact_path="schema")
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(Path(pyfunc_module.__file__)),
-        artifacts={"model": str(artifact_dir)},
-        signature=model_signature(schema, services),
-        input_example=example,
-        pip_requirements=_requirements(),
-    )
-    if not config.register:
+    with tempfile.TemporaryDirectory() as scratch:
+        # MLflow stores an artifact under its folder name: copy it to ``model`` so the
+        # registered model always holds it at ``artifacts/model``.
+        staged = Path(scratch) / MODEL_ARTIFACT_KEY
+        shutil.copytree(artifact_dir, staged)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(pyfunc_module.__file__)),
+            artifacts={MODEL_ARTIFACT_KEY: str(staged)},
+            signature=model_signature(schema, services),
+            input_example=example,
+            pip_requirements=_requirements(),
+        )
+    if not config.register_model:
         return None
     version = mlflow.register_model(info.model_uri, config.registered_model_name)
     client = MlflowClient()

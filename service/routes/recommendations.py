@@ -113,7 +113,12 @@ def create_recommendation(
     Options may come in the body or the query (the body wins); ``lang`` defaults to
     the Accept-Language header, else fi.
     """
-    request: Any = parse_body(served.requests.single, body, content_type)
+    request: Any = parse_body(
+        served.requests.single,
+        body,
+        content_type,
+        unused_fields=served.requests.unused_fields,
+    )
     language: Language = _pick(request.lang, lang, header_lang)
     consents = list(request.consents)
     suggestions = recommend(
@@ -175,7 +180,12 @@ def create_batch_recommendations(
     content_type: ContentTypeHeader = None,
 ) -> BatchRecommendationResponse:
     """Up to the batch limit (default 1,000) clients in one call; more is 413."""
-    request: Any = parse_body(served.requests.batch, body, content_type)
+    request: Any = parse_body(
+        served.requests.batch,
+        body,
+        content_type,
+        unused_fields=served.requests.unused_fields,
+    )
     language: Language = _pick(request.lang, lang, header_lang)
     consents = [list(client.consents) for client in request.clients]
     results = recommend(

@@ -41,9 +41,7 @@ def simulate(
     )
     if tiny_group:
         groups.loc[groups.index[:tiny_group], "gender"] = "other"
-    scores = pd.DataFrame(
-        {name: rng.beta(1.5, 5.0, rows) for name in services}, index=groups.index
-    )
+    scores = pd.DataFrame({name: rng.beta(1.5, 5.0, rows) for name in services}, index=groups.index)
     probability = scores.copy()
     for (service, attribute, value), factor in (miscalibrate or {}).items():
         member = groups[attribute].eq(value)

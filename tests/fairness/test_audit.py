@@ -38,7 +38,9 @@ def test_a_miscalibrated_group_fails(biased_report: AuditReport) -> None:
     assert cell is not None
     assert cell["flags"]["calibration_gap"]["status"] == "fail"
     assert cell["flags"]["calibration_gap"]["value"] > 0.05
-    failing = {(f["service"], f["attribute"], f["group"], f["metric"]) for f in biased_report.failures}
+    failing = {
+        (f["service"], f["attribute"], f["group"], f["metric"]) for f in biased_report.failures
+    }
     assert ("training", "immigrant", "yes", "calibration_gap") in failing
     assert all(f["service"] == "training" for f in biased_report.failures)
     first = biased_report.failures[0]
@@ -209,7 +211,9 @@ def test_allocation_view(fair_predictions: Predictions) -> None:
     young = data.groups["age_band"].eq("16-29")
     group = next(g for g in allocation["groups"] if g["values"] == ["16-29"])
     item = group["services"]["training"]
-    assert item["top_k_share"]["value"] == pytest.approx(ranks.loc[young, "training"].mean(), abs=1e-5)
+    assert item["top_k_share"]["value"] == pytest.approx(
+        ranks.loc[young, "training"].mean(), abs=1e-5
+    )
     assert item["need_rate"]["value"] == pytest.approx(
         data.labels.loc[young, "training"].mean(), abs=1e-5
     )
@@ -231,11 +235,15 @@ def test_input_errors_have_clear_messages(fair_predictions: Predictions) -> None
     bad_labels = data.labels.copy()
     bad_labels.iloc[0, 0] = 2
     with pytest.raises(ValueError, match="must be 0/1"):
-        run_audit(labels=bad_labels, scores=data.scores, decisions=data.decisions, groups=data.groups)
+        run_audit(
+            labels=bad_labels, scores=data.scores, decisions=data.decisions, groups=data.groups
+        )
     bad_scores = data.scores.copy()
     bad_scores.iloc[0, 1] = 1.5
     with pytest.raises(ValueError, match=r"must be probabilities in \[0, 1\]"):
-        run_audit(labels=data.labels, scores=bad_scores, decisions=data.decisions, groups=data.groups)
+        run_audit(
+            labels=data.labels, scores=bad_scores, decisions=data.decisions, groups=data.groups
+        )
     with pytest.raises(ValueError, match="expected the label columns"):
         run_audit(
             labels=data.labels,

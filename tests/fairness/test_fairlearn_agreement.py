@@ -100,7 +100,7 @@ def test_cells_agree_with_fairlearn(
 
 
 def test_differences_agree_with_fairlearn_between_groups(fair_predictions: Predictions) -> None:
-    """With two groups and reference "rest", the TPR gap is fairlearn's between-groups difference."""
+    """Two groups, reference "rest": the TPR gap is fairlearn's between-groups difference."""
     data = fair_predictions
     report = run_audit(
         labels=data.labels,

@@ -16,7 +16,7 @@ Z95 = ci.z_value(0.95)
 
 
 def test_z_value_and_bonferroni() -> None:
-    assert Z95 == pytest.approx(1.959964, abs=1e-6)
+    assert pytest.approx(1.959964, abs=1e-6) == Z95
     assert ci.z_value(0.95, tests=10) == pytest.approx(2.807034, abs=1e-6)
     assert ci.simultaneous_confidence(0.95, tests=10) == pytest.approx(0.995)
     with pytest.raises(ValueError, match=ci.MSG_CONFIDENCE.split("{")[0]):

@@ -43,14 +43,14 @@ def random_value(spec: FieldSpec, rng: np.random.Generator) -> Any:
     if spec.type == "boolean":
         return bool(rng.random() < 0.4)
     if spec.type == "date":
-        low = dt.date.fromisoformat(str(spec.min or "2020-01-01"))
-        high = dt.date.fromisoformat(str(spec.max or "2024-12-31"))
-        return (low + dt.timedelta(days=int(rng.integers((high - low).days + 1)))).isoformat()
+        first = dt.date.fromisoformat(str(spec.min or "2020-01-01"))
+        last = dt.date.fromisoformat(str(spec.max or "2024-12-31"))
+        return (first + dt.timedelta(days=int(rng.integers((last - first).days + 1)))).isoformat()
     low = float(spec.min if spec.min is not None else 0.0)
     high = float(spec.max if spec.max is not None else low + 10.0)
     # Skewed toward the low end, like most register counts.
     value = low + (high - low) * float(rng.beta(1.2, 3.0))
-    return int(round(value)) if spec.type == "integer" else round(value, 2)
+    return round(value) if spec.type == "integer" else round(value, 2)
 
 
 def random_profile(
@@ -72,6 +72,7 @@ def fit_fixture_model(
     trees: int = 25,
     version: str = "fixture-1",
     schema: Schema | None = None,
+    leaves: int = 7,
 ) -> ServiceNeedModel:
     """Fit one small booster per service of ``schema`` (default: the default schema)."""
     schema = schema or load_schema()
@@ -101,7 +102,8 @@ def fit_fixture_model(
             categorical_feature=encoder.categorical_features,
             free_raw_data=False,
         )
-        booster = lgb.train(BOOSTER_PARAMS, train, num_boost_round=trees)
+        params = {**BOOSTER_PARAMS, "num_leaves": leaves}
+        booster = lgb.train(params, train, num_boost_round=trees)
         raw = booster.predict(matrix[cut:], raw_score=True)
         boosters[label.name] = booster
         calibrators[label.name] = fit_isotonic(np.asarray(raw), target[cut:])

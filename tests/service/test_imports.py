@@ -23,7 +23,7 @@ def test_running_the_service_loads_no_training_module(model_dir: Path, tmp_path:
         from service import Settings, create_app
         settings = Settings(
             model_uri={str(model_dir)!r},
-            database_url="sqlite:///{tmp_path / 'db.sqlite'}",
+            database_url="sqlite:///{tmp_path / "db.sqlite"}",
         )
         with TestClient(create_app(settings)) as client:
             assert client.get("/readyz").status_code == 200

@@ -27,7 +27,9 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    experiment = mlflow.create_experiment("service-tests", artifact_location=(tmp_path / "art").as_uri())
+    experiment = mlflow.create_experiment(
+        "service-tests", artifact_location=(tmp_path / "art").as_uri()
+    )
     client = mlflow.MlflowClient()
     client.create_registered_model(MODEL_NAME)
 

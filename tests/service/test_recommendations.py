@@ -69,7 +69,12 @@ def test_ineligible_service_is_last_with_the_rule_in_the_callers_language(
         assert grant["eligible"] is False
         assert grant["recommended"] is False
         assert grant["ineligibility_reason"] == text
-        ineligible = {"startup_grant", "youth_guidance", "rehabilitative_work", "integration_training"}
+        ineligible = {
+            "startup_grant",
+            "youth_guidance",
+            "rehabilitative_work",
+            "integration_training",
+        }
         assert {s["service"] for s in body["suggestions"][-4:]} == ineligible
         assert all(s["eligible"] for s in body["suggestions"][:-4])
 
@@ -190,7 +195,8 @@ def test_body_must_be_json(api: Api, profile: dict[str, Any]) -> None:
     form = api.post("/v1/recommendations", data={"client_ref": "x"})
     assert form.status_code == 415
     assert form.json()["type"] == "/problems/unsupported-media-type"
-    empty = api.post("/v1/recommendations", content=b"", headers={"content-type": "application/json"})
+    json_type = {"content-type": "application/json"}
+    empty = api.post("/v1/recommendations", content=b"", headers=json_type)
     assert empty.status_code == 422
     broken = api.post(
         "/v1/recommendations", content=b"{not json", headers={"content-type": "application/json"}

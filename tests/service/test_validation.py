@@ -63,6 +63,8 @@ def test_every_bad_field_is_listed_as_problem_json(api: Api, profile: dict[str, 
     assert by_pointer["#/profile/age"]["code"] == "less_than_equal"
     assert by_pointer["#/profile/education_level"]["code"] == "missing"
     assert by_pointer["#/profile/shoe_size"]["code"] == "extra_forbidden"
+    assert "no such field" in by_pointer["#/profile/shoe_size"]["detail"]
+    assert "does not use this field" in by_pointer["#/profile/gender"]["detail"]
     assert by_pointer["#/profile/municipality"]["field"] == "profile.municipality"
     assert "helsinki" in by_pointer["#/profile/municipality"]["detail"]
     text = response.text

@@ -17,7 +17,7 @@ LAST_RECORD_DATE = np.datetime64("2024-12-31", "D")
 
 def draw_activity(draft: Draft) -> None:
     """Services received, caseworker contacts, job applications, business plan, plan goal."""
-    rng, n = draft.rng, draft.rows
+    rng = draft.rng
     age = draft.num("age")
     months = draft.num("unemployment_months")
     level = draft.columns["education_level"]
@@ -89,7 +89,9 @@ def draw_skills_and_date(draft: Draft) -> None:
     level = draft.columns["education_level"]
     foreign = draft.flag("foreign_background")
     newcomer = foreign & (np.nan_to_num(draft.num("years_in_finland"), nan=99.0) < 5)
-    office_work = draft.is_in("occupation_group", "managers", "professionals", "technicians", "clerical")
+    office_work = draft.is_in(
+        "occupation_group", "managers", "professionals", "technicians", "clerical"
+    )
     digital_score = (
         0.5 * (level >= code(EDUCATION_LEVELS, "upper_secondary_general"))
         + 0.5 * (level >= code(EDUCATION_LEVELS, "bachelor"))
@@ -100,10 +102,16 @@ def draw_skills_and_date(draft: Draft) -> None:
     digital = np.where(
         digital_score < -0.35,
         code(DIGITAL_SKILLS, "basic"),
-        np.where(digital_score < 0.85, code(DIGITAL_SKILLS, "good"), code(DIGITAL_SKILLS, "advanced")),
+        np.where(
+            digital_score < 0.85, code(DIGITAL_SKILLS, "good"), code(DIGITAL_SKILLS, "advanced")
+        ),
     ).astype(np.int8)
     licence_rate = sigmoid(
-        1.3 - 1.4 * newcomer - 0.6 * foreign - 0.5 * (draft.latent["mental_strain"] > 1.5) + 0.3 * (age > 25)
+        1.3
+        - 1.4 * newcomer
+        - 0.6 * foreign
+        - 0.5 * (draft.latent["mental_strain"] > 1.5)
+        + 0.3 * (age > 25)
     )
     licence = bernoulli(rng, np.where(age < 18, 0.03, licence_rate))
     span = int((LAST_RECORD_DATE - FIRST_RECORD_DATE).astype(int)) + 1

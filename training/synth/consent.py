@@ -22,7 +22,7 @@ from training.synth.targets import (
 
 WORK_ABILITY_SCORE_NOISE = 0.7
 """Self-assessed work ability = true work ability + noise of this standard deviation."""
-LANGUAGE_TEST_NOISE = 0.4
+LANGUAGE_TEST_NOISE = 0.2
 """Tested CEFR level = floor(language skill + noise of this standard deviation)."""
 
 
@@ -89,9 +89,7 @@ def draw_consent_sources(draft: Draft) -> None:
         chronic_illness=(health + 0.5 * rng.standard_normal(n)) > 1.1,
         rehabilitation_history=bernoulli(rng, sigmoid(-2.6 + 0.9 * health + 0.6 * mental)),
         sick_leave_days_12m=np.minimum(
-            rng.negative_binomial(
-                0.8, 0.8 / (0.8 + np.exp(0.8 + 0.9 * health + 0.5 * mental))
-            ),
+            rng.negative_binomial(0.8, 0.8 / (0.8 + np.exp(0.8 + 0.9 * health + 0.5 * mental))),
             365,
         ).astype(np.float64),
         mental_health_support=(mental + 0.5 * rng.standard_normal(n)) > 1.2,

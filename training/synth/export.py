@@ -27,7 +27,9 @@ def _arrow_column(values: pd.Series, *, integer: bool, as_date: bool) -> pa.Arra
         missing = np.isnan(numbers)
         return pa.array(np.where(missing, 0, numbers).astype(np.int64), mask=missing)
     if as_date:
-        return pa.array(values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"), type=pa.date32())
+        return pa.array(
+            values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"), type=pa.date32()
+        )
     if isinstance(values.dtype, pd.BooleanDtype):
         return pa.array(values, type=pa.bool_(), from_pandas=True)
     if values.dtype == object:
@@ -47,6 +49,20 @@ def register_table(frame: pd.DataFrame, *, schema: Schema, dates_as_text: bool) 
         for name in frame.columns
     ]
     return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
+
+
+def _write_csv(table: pa.Table, target: Path) -> None:
+    """Plain CSV: no quotes unless a value needs them (a comma, quote or line break)."""
+    header = ",".join(table.column_names) + "\n"
+    for quoting in ("none", "needed"):
+        options = pa_csv.WriteOptions(include_header=False, quoting_style=quoting)
+        try:
+            with target.open("wb") as sink:
+                sink.write(header.encode("utf-8"))
+                pa_csv.write_csv(table, sink, write_options=options)
+        except pa.ArrowInvalid:
+            continue
+        return
 
 
 def write_register(frame: pd.DataFrame, path: str | Path, *, schema: Schema | None = None) -> Path:
@@ -79,9 +95,7 @@ def write_register(frame: pd.DataFrame, path: str | Path, *, schema: Schema | No
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         table = register_table(frame, schema=schema, dates_as_text=True)
-        pa_csv.write_csv(
-            table, target, write_options=pa_csv.WriteOptions(quoting_style="needed")
-        )
+        pa_csv.write_csv(table, target, write_options=pa_csv.WriteOptions(quoting_style="needed"))
     else:
         pq.write_table(register_table(frame, schema=schema, dates_as_text=False), target)
     return target

@@ -15,7 +15,12 @@ from training.synth.categories import CATEGORY_VALUES, MISSING_CODE, NO_SERVICE,
 from training.synth.consent import draw_consent_sources, draw_consents
 from training.synth.draft import Draft
 from training.synth.education import draw_education
-from training.synth.history import assign_services, draw_outcome, true_effects, untreated_probability
+from training.synth.history import (
+    assign_services,
+    draw_outcome,
+    true_effects,
+    untreated_probability,
+)
 from training.synth.needs import NEED_TERMS, NeedInputs, record_need, true_need
 from training.synth.population import draw_age_and_residence, draw_origin
 from training.synth.sampling import AnyArray, BoolArray
@@ -27,7 +32,9 @@ MSG_ROWS = "rows must be a positive integer, got {rows!r}"
 MSG_UNKNOWN_FIELDS = "the generator cannot produce schema field(s) {names}"
 MSG_UNKNOWN_SERVICES = "the generator has no true-need process for service(s) {names}"
 MSG_TYPE_MISMATCH = "field {field!r}: the schema says {type!r} but the generator draws {drawn}"
-MSG_CATEGORY_MISMATCH = "field {field!r}: the generator draws {values} that the schema does not allow"
+MSG_CATEGORY_MISMATCH = (
+    "field {field!r}: the generator draws {values} that the schema does not allow"
+)
 
 ID_PREFIX = "C"
 """Client references are pseudonymous: ``C`` and a zero-padded running number."""
@@ -57,7 +64,9 @@ def effect_column(service: str) -> str:
 
 def _client_refs(rows: int) -> np.ndarray:
     width = max(7, len(str(rows)))
-    return np.array([f"{ID_PREFIX}{number:0{width}d}" for number in range(1, rows + 1)], dtype=object)
+    return np.array(
+        [f"{ID_PREFIX}{number:0{width}d}" for number in range(1, rows + 1)], dtype=object
+    )
 
 
 def _check_schema(schema: Schema, generated: set[str]) -> None:
@@ -81,7 +90,9 @@ def _consent_masks(schema: Schema, draft: Draft) -> dict[str, BoolArray]:
     return masks
 
 
-def _canonical(spec: FieldSpec, values: AnyArray, missing: BoolArray | None) -> pd.api.extensions.ExtensionArray | AnyArray:
+def _canonical(
+    spec: FieldSpec, values: AnyArray, missing: BoolArray | None
+) -> pd.api.extensions.ExtensionArray | AnyArray:
     """One field in its canonical dtype (see ``docs/data.md``)."""
     drawn = str(values.dtype)
     if spec.type == "category":
@@ -119,12 +130,31 @@ def _canonical(spec: FieldSpec, values: AnyArray, missing: BoolArray | None) -> 
     return numbers
 
 
+def _column(values: object) -> object:
+    """Object arrays stay object dtype (pandas would otherwise infer its string dtype)."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, dtype=object)
+    return values
+
+
 def _field_columns(schema: Schema, draft: Draft, names: list[str]) -> dict[str, object]:
     masks = _consent_masks(schema, draft)
     return {
-        name: _canonical(schema.field_by_name[name], draft.columns[name], masks.get(name))
+        name: _column(_canonical(schema.field_by_name[name], draft.columns[name], masks.get(name)))
         for name in names
     }
+
+
+def _eligibility(schema: Schema, frame: pd.DataFrame) -> dict[str, BoolArray]:
+    """Each service's eligibility rule from the schema, evaluated on the register."""
+    eligible: dict[str, BoolArray] = {}
+    for label in schema.labels:
+        if label.eligibility is None:
+            eligible[label.name] = np.ones(len(frame), dtype=bool)
+        else:
+            rule = label.eligibility.rule
+            eligible[label.name] = np.asarray(evaluate_rule(rule, frame), dtype=bool)
+    return eligible
 
 
 def generate_register(
@@ -173,48 +203,45 @@ def generate_register(
         step(draft)
     _check_schema(schema, set(draft.columns) | set(HISTORY_FIELDS))
 
-    register_fields = [spec.name for spec in schema.fields if spec.name not in HISTORY_FIELDS]
-    columns: dict[str, object] = {"client_ref": _client_refs(rows)}
-    columns.update(_field_columns(schema, draft, register_fields))
-    frame = pd.DataFrame(
-        {name: pd.Series(values, dtype=object) if isinstance(values, np.ndarray) and values.dtype == object else values for name, values in columns.items()}
-    )
+    # 1. The register as a caseworker sees it (consent applied), without the history.
+    register = [spec.name for spec in schema.fields if spec.name not in HISTORY_FIELDS]
+    columns: dict[str, object] = {"client_ref": _column(_client_refs(rows))}
+    columns.update(_field_columns(schema, draft, register))
+    frame = pd.DataFrame(columns)
 
+    # 2. True needs (oracle) and recorded needs (labels), eligibility from the schema.
     inputs = NeedInputs.from_draft(draft)
     services = [label.name for label in schema.labels]
-    eligible: dict[str, BoolArray] = {}
-    for label in schema.labels:
-        if label.eligibility is None:
-            eligible[label.name] = np.ones(rows, dtype=bool)
-        else:
-            eligible[label.name] = np.asarray(evaluate_rule(label.eligibility.rule, frame), dtype=bool)
+    eligible = _eligibility(schema, frame)
     factors = recall_factors(schema, frame, enabled=bias)
     needs = {s: true_need(s, inputs, eligible[s]) for s in services}
     recorded = {
         s: record_need(draft.rng, needs[s], eligible[s], recall_factor=factors.get(s, 1.0))
         for s in services
     }
+
+    # 3. History: untreated chance, true effects, service received, outcome.
     untreated = untreated_probability(inputs)
     effects = true_effects(inputs, untreated, needs, eligible)
     received = assign_services(draft, inputs, recorded=recorded, needs=needs, eligible=eligible)
-    outcome = draw_outcome(draft.rng, untreated, effects, received)
     service_codes = np.array([RECEIVED_SERVICES.index(s) for s in services], dtype=np.int8)
     draft.columns["received_service"] = np.where(
-        received >= 0, service_codes[np.maximum(received, 0)], RECEIVED_SERVICES.index(NO_SERVICE)
+        received >= 0,
+        service_codes[np.maximum(received, 0)],
+        RECEIVED_SERVICES.index(NO_SERVICE),
     ).astype(np.int8)
-    draft.columns["outcome_employed_or_education_6m"] = outcome
+    draft.columns["outcome_employed_or_education_6m"] = draw_outcome(
+        draft.rng, untreated, effects, received
+    )
 
     history = [spec.name for spec in schema.fields if spec.name in HISTORY_FIELDS]
-    extra: dict[str, object] = dict(_field_columns(schema, draft, history))
-    for label in schema.labels:
-        extra[label.column] = recorded[label.name].astype(np.int8)
-    for label in schema.labels:
-        if label.oracle_column:
-            extra[label.oracle_column] = needs[label.name]
-    for label in schema.labels:
-        extra[effect_column(label.name)] = effects[label.name]
+    extra = _field_columns(schema, draft, history)
+    extra.update({label.column: recorded[label.name].astype(np.int8) for label in schema.labels})
+    extra.update(
+        {label.oracle_column: needs[label.name] for label in schema.labels if label.oracle_column}
+    )
+    extra.update({effect_column(s): effects[s] for s in services})
     extra[UNTREATED_COLUMN] = untreated
-    for name, values in extra.items():
-        frame[name] = pd.Series(values, dtype=object) if isinstance(values, np.ndarray) and values.dtype == object else values
+    frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
     order = ["client_ref", *(spec.name for spec in schema.fields)]
     return frame[order + [name for name in frame.columns if name not in order]]

@@ -21,7 +21,14 @@ import numpy as np
 
 from training.synth.draft import Draft
 from training.synth.needs import NeedInputs
-from training.synth.sampling import BoolArray, FloatArray, bernoulli, categorical_rows, logit, sigmoid
+from training.synth.sampling import (
+    BoolArray,
+    FloatArray,
+    bernoulli,
+    categorical_rows,
+    logit,
+    sigmoid,
+)
 
 OUTCOME_BASE = -0.6
 """Intercept of the untreated outcome logit, tuned to a mean of ~0.40."""
@@ -126,7 +133,7 @@ def assign_services(
     eligible: dict[str, BoolArray],
 ) -> np.ndarray:
     """Which service each client received: an index into ``needs`` (-1 for none)."""
-    rng, n = draft.rng, draft.rows
+    rng = draft.rng
     services = list(needs)
     recorded_count = np.sum([recorded[s] for s in services], axis=0)
     contacts = draft.num("caseworker_contacts_6m")
@@ -141,10 +148,7 @@ def assign_services(
         ),
     )
     weights = np.column_stack(
-        [
-            eligible[s] * CAPACITY[s] * (0.05 + 3.0 * recorded[s] + 1.0 * needs[s])
-            for s in services
-        ]
+        [eligible[s] * CAPACITY[s] * (0.05 + 3.0 * recorded[s] + 1.0 * needs[s]) for s in services]
     )
     # Everyone is eligible for something (job-search coaching has no rule), but guard anyway.
     weights[weights.sum(axis=1) <= 0, 0] = 1.0

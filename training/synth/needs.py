@@ -79,9 +79,7 @@ class NeedInputs:
             experience=draft.num("work_experience_years"),
             never_worked=draft.is_in("occupation_group", "none"),
             months_since_last_job=np.nan_to_num(draft.num("months_since_last_job"), nan=999.0),
-            months_since_graduation=np.nan_to_num(
-                draft.num("months_since_graduation"), nan=999.0
-            ),
+            months_since_graduation=np.nan_to_num(draft.num("months_since_graduation"), nan=999.0),
             outdated_occupation=draft.is_in(
                 "occupation_group", "clerical", "craft_trades", "machine_operators"
             )
@@ -142,11 +140,11 @@ def labour_market_training(x: NeedInputs) -> FloatArray:
     Swedish rules training out for now.
     """
     return (
-        1.3 * _f(x.no_vocational & (x.age >= 20) & (x.age < 55))
-        + 1.8 * _f(x.outdated_occupation)
-        + 0.8 * _f(x.foreign & x.degree_abroad & ~x.no_vocational & (x.language >= 2.5))
-        - 2.0 * _f(x.language < 1.5)
-        - 1.1 * _f(x.language < 3)
+        1.5 * _f(x.no_vocational & (x.age >= 20) & (x.age < 55))
+        + 1.3 * _f(x.outdated_occupation)
+        + 0.5 * _f(x.foreign & x.degree_abroad & ~x.no_vocational & (x.language >= 3))
+        - 1.2 * _f(x.language < 2)
+        - 0.6 * _f(x.language < 3)
         - 1.4 * _f(x.work_ability < 5)
         - 1.5 * _f(x.age >= 58)
         + 0.6 * x.motivation
@@ -291,7 +289,7 @@ NEED_TERMS: dict[str, NeedTerms] = {
 NEED_INTERCEPTS: dict[str, float] = {
     "job_search_coaching": -5.15,
     "career_guidance": -3.37,
-    "labour_market_training": -2.75,
+    "labour_market_training": -2.70,
     "self_motivated_study": -3.91,
     "pay_subsidy": -2.99,
     "work_trial": -3.51,

@@ -23,7 +23,12 @@ from training.synth.targets import (
     SWEDISH_SHARE,
 )
 
-FOREIGN_BACKGROUND_BY_MUNICIPALITY = {"helsinki": 1.0, "espoo": 1.05, "vantaa": 1.25, "kauniainen": 0.5}
+FOREIGN_BACKGROUND_BY_MUNICIPALITY = {
+    "helsinki": 1.0,
+    "espoo": 1.05,
+    "vantaa": 1.25,
+    "kauniainen": 0.5,
+}
 """Relative foreign-background rate per municipality (Vantaa highest, Kauniainen lowest)."""
 SWEDISH_BY_MUNICIPALITY = {"helsinki": 1.0, "espoo": 1.3, "vantaa": 0.5, "kauniainen": 5.0}
 """Relative Swedish-speaking rate per municipality."""
@@ -48,7 +53,8 @@ def draw_origin(draft: Draft) -> None:
     rng, n = draft.rng, draft.rows
     municipality = categorical(rng, [MUNICIPALITY_SHARES[m] for m in MUNICIPALITIES], n)
     foreign = bernoulli(
-        rng, _scaled_rates(FOREIGN_BACKGROUND_SHARE, FOREIGN_BACKGROUND_BY_MUNICIPALITY, municipality)
+        rng,
+        _scaled_rates(FOREIGN_BACKGROUND_SHARE, FOREIGN_BACKGROUND_BY_MUNICIPALITY, municipality),
     )
     # Foreign background: mostly another mother tongue. Others: Finnish, some Swedish, and
     # a few (one parent from abroad) another tongue, so that the totals meet the targets.
@@ -82,7 +88,9 @@ def draw_age_and_residence(draft: Draft) -> None:
     """Age (younger with a foreign background), years in Finland, citizenship, children."""
     rng, n = draft.rng, draft.rows
     foreign = draft.flag("foreign_background")
-    native_bands = mix_complement(AGE_BAND_SHARES, FOREIGN_AGE_BAND_SHARES, FOREIGN_BACKGROUND_SHARE)
+    native_bands = mix_complement(
+        AGE_BAND_SHARES, FOREIGN_AGE_BAND_SHARES, FOREIGN_BACKGROUND_SHARE
+    )
     band = np.where(
         foreign,
         categorical(rng, FOREIGN_AGE_BAND_SHARES, n),

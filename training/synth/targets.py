@@ -40,7 +40,14 @@ SWEDISH_SHARE = 0.045
 FEMALE_SHARE = 0.46
 OTHER_GENDER_SHARE = 0.005
 
-AGE_BANDS: tuple[tuple[int, int], ...] = ((16, 24), (25, 29), (30, 44), (45, 54), (55, 64), (65, 70))
+AGE_BANDS: tuple[tuple[int, int], ...] = (
+    (16, 24),
+    (25, 29),
+    (30, 44),
+    (45, 54),
+    (55, 64),
+    (65, 70),
+)
 AGE_BAND_SHARES = (0.08, 0.12, 0.35, 0.23, 0.20, 0.02)
 """Age bands of all jobseekers: under-30s ~20 %, 55+ ~22 % (assumption from public
 jobseeker statistics; the 55+ group has its own labour-market problems)."""
@@ -86,7 +93,7 @@ leaving, a selected group)."""
 # --- consent ---------------------------------------------------------------------------------
 CONSENT_KYKYVIISARI_RATE = 0.40
 CONSENT_HEALTH_RATE = 0.30
-CONSENT_LANGUAGE_TEST_FOREIGN_RATE = 0.65
+CONSENT_LANGUAGE_TEST_FOREIGN_RATE = 0.80
 """Language tests are mostly taken by clients whose mother tongue is not Finnish or Swedish."""
 CONSENT_LANGUAGE_TEST_NATIVE_RATE = 0.03
 
@@ -124,6 +131,13 @@ def _share(mask: pd.Series | np.ndarray) -> float:
 def _conditional_share(mask: pd.Series, among: pd.Series) -> float:
     selected = np.asarray(among, dtype=bool)
     return float(np.mean(np.asarray(mask, dtype=bool)[selected]))
+
+
+def _level_share(level: str) -> Callable[[pd.DataFrame], float]:
+    def measure(frame: pd.DataFrame) -> float:
+        return _share(frame["education_level"] == level)
+
+    return measure
 
 
 def _targets() -> tuple[CalibrationTarget, ...]:
@@ -238,7 +252,7 @@ def _targets() -> tuple[CalibrationTarget, ...]:
                 f"education level {level}",
                 share,
                 0.025,
-                lambda f, level=level: _share(f["education_level"] == level),
+                _level_share(level),
             )
         )
     return tuple(targets)

@@ -44,9 +44,7 @@ def draw_traits(draft: Draft) -> None:
     mental += 0.3 * (health - health.mean())
     life = 0.45 * mental + 0.85 * rng.standard_normal(n) - 0.15 * education_step
     motivation = rng.standard_normal(n) - 0.25 * mental
-    work_ability = 10.0 * sigmoid(
-        1.6 - 0.7 * health - 0.45 * mental + 0.3 * rng.standard_normal(n)
-    )
+    work_ability = 10.0 * sigmoid(1.6 - 0.7 * health - 0.45 * mental + 0.3 * rng.standard_normal(n))
 
     years = np.nan_to_num(draft.num("years_in_finland"), nan=0.0)
     young_arrival = foreign & (draft.latent["age_at_arrival"] < 12)

@@ -1,0 +1,188 @@
+"""``tarve promote``: move the ``production`` alias to a version, behind the fairness gate.
+
+The version's fairness audit (``fairness_audit.json`` in its model artifact) is judged
+by the fairness policy. If the gate fails (or there is no audit), promotion is refused
+and every failing service, group and metric is named, unless an override reason is
+given: then the version is promoted and the decision (who, when, why, what failed) is
+recorded as model-version tags and in the stored audit report (the model's
+``fairness_audit.json``/``.html`` and the run's ``fairness/`` folder).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.artifact import resolve_model_uri
+from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, configure_mlflow
+from training.audit import FAIRNESS_HTML, FAIRNESS_JSON
+
+MSG_NO_VERSION = "model {name!r} has no version {version}"
+MSG_NO_AUDIT = (
+    "version {version} of {name!r} has no fairness audit ({file}); the gate cannot pass without one"
+)
+MSG_REFUSED = (
+    "refusing to move alias {alias!r} of {name!r} to version {version}: "
+    "{count} fairness gate failure(s)"
+)
+MSG_EMPTY_REASON = "--override-reason must not be empty"
+TAG_OVERRIDE_REASON = "tarve.override_reason"
+TAG_OVERRIDE_BY = "tarve.override_by"
+TAG_OVERRIDE_AT = "tarve.override_at"
+TAG_OVERRIDE_FAILURES = "tarve.override_failures"
+TAG_PROMOTED_BY = "tarve.promoted_by"
+TAG_PROMOTED_AT = "tarve.promoted_at"
+MODEL_ARTIFACT_FOLDER = "artifacts/model"
+MAX_TAG_LENGTH = 4900
+
+
+class PromotionRefused(RuntimeError):
+    """The fairness gate blocks the version; ``failures`` names each failing check."""
+
+    def __init__(self, message: str, failures: list[str]) -> None:
+        self.failures = failures
+        super().__init__(message + "\n" + "\n".join(f"  - {line}" for line in failures))
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """What ``promote`` did."""
+
+    name: str
+    version: str
+    alias: str
+    failures: list[str] = field(default_factory=list)
+    override: dict[str, Any] | None = None
+
+
+def current_user() -> str:
+    """Who is promoting: ``$USER``, else the login name, else ``unknown``."""
+    user = os.environ.get("USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def read_version_audit(name: str, version: str) -> tuple[dict[str, Any] | None, Path]:
+    """The stored fairness audit of a registered version (None if it has none)."""
+    directory = resolve_model_uri(f"models:/{name}/{version}")
+    path = directory / FAIRNESS_JSON
+    if not path.is_file():
+        return None, directory
+    audit: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return audit, directory
+
+
+def promote(
+    version: str | int,
+    *,
+    name: str = DEFAULT_REGISTERED_MODEL,
+    alias: str = PRODUCTION_ALIAS,
+    override_reason: str | None = None,
+    by: str | None = None,
+    policy: str | Path | None = None,
+) -> PromotionResult:
+    """Move ``alias`` to ``version`` if its fairness audit passes the gate.
+
+    Parameters
+    ----------
+    version : str or int
+        The registered version to promote.
+    name : str
+        Registered model name.
+    alias : str
+        The alias to move (``production``).
+    override_reason : str, optional
+        Promote despite gate failures; recorded with who and when.
+    by : str, optional
+        Who decides; ``$USER`` when omitted.
+    policy : str or Path, optional
+        Fairness policy file; the default policy when omitted.
+
+    Returns
+    -------
+    PromotionResult
+
+    Raises
+    ------
+    PromotionRefused
+        The gate fails and no override reason was given.
+    LookupError
+        The version does not exist.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from fairness.gate import gate_failures
+    from fairness.policy import load_policy
+
+    if override_reason is not None and not override_reason.strip():
+        raise ValueError(MSG_EMPTY_REASON)
+    configure_mlflow()
+    client = MlflowClient()
+    version = str(version)
+    try:
+        model_version = client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise LookupError(MSG_NO_VERSION.format(name=name, version=version)) from exc
+    audit, _ = read_version_audit(name, version)
+    if audit is None:
+        failures = [MSG_NO_AUDIT.format(version=version, name=name, file=FAIRNESS_JSON)]
+    else:
+        failures = gate_failures(audit, load_policy(policy))
+    if failures and override_reason is None:
+        raise PromotionRefused(
+            MSG_REFUSED.format(alias=alias, name=name, version=version, count=len(failures)),
+            failures,
+        )
+    who = by or current_user()
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    override = None
+    if failures and override_reason is not None:
+        override = {"reason": override_reason, "by": who, "at": when, "failures": failures}
+        tags = {
+            TAG_OVERRIDE_REASON: override_reason[:MAX_TAG_LENGTH],
+            TAG_OVERRIDE_BY: who,
+            TAG_OVERRIDE_AT: when,
+            TAG_OVERRIDE_FAILURES: "\n".join(failures)[:MAX_TAG_LENGTH],
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+        if audit is not None:
+            _store_override(client, model_version, audit, override_reason, who, when)
+    client.set_model_version_tag(name, version, TAG_PROMOTED_BY, who)
+    client.set_model_version_tag(name, version, TAG_PROMOTED_AT, when)
+    client.set_registered_model_alias(name, alias, version)
+    return PromotionResult(
+        name=name, version=version, alias=alias, failures=failures, override=override
+    )
+
+
+def _store_override(
+    client: Any, model_version: Any, audit: dict[str, Any], reason: str, who: str, when: str
+) -> None:
+    """Add the override to the audit and store it with the model and with the run."""
+    from fairness.report_json import AuditReport
+
+    report = AuditReport.from_dict(audit)
+    report.record_override(reason, who, when)
+    with tempfile.TemporaryDirectory() as scratch:
+        json_path = Path(scratch) / FAIRNESS_JSON
+        html_path = Path(scratch) / FAIRNESS_HTML
+        json_path.write_text(report.to_json(indent=1), "utf-8")
+        html_path.write_text(report.to_html(), "utf-8")
+        model_id = getattr(model_version, "model_id", None)
+        for path in (json_path, html_path):
+            if model_id:
+                client.log_model_artifact(model_id, str(path), MODEL_ARTIFACT_FOLDER)
+            if model_version.run_id:
+                client.log_artifact(model_version.run_id, str(path), "fairness")
