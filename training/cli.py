@@ -10,14 +10,14 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     from fairness import cli as fairness_cli
     from service import cli as service_cli
-    from training import cli_synth, cli_train, cli_validate
+    from training import cli_demo, cli_synth, cli_train, cli_validate
 
     parser = argparse.ArgumentParser(
         prog="tarve",
         description="tarve: service-need suggestions for public employment services.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (cli_synth, cli_validate, cli_train, fairness_cli, service_cli):
+    for module in (cli_synth, cli_validate, cli_train, fairness_cli, service_cli, cli_demo):
         module.register(subparsers)
     return parser
 
