@@ -22,10 +22,8 @@ DEMO_OVERRIDE_REASON = (
 )
 EXAMPLE_PROFILE: dict[str, Any] = {
     "age": 27,
-    "gender": "female",
     "mother_tongue": "other",
     "foreign_background": True,
-    "citizenship": "other",
     "years_in_finland": 3,
     "municipality": "helsinki",
     "children_under_18": 1,
