@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -195,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         if model.pyfunc_uri and not args.skip_mlflow:
             port = free_port()
             records = encode_bodies([{"dataframe_records": [body["profile"]]} for body in bodies])
-            env = {"MLFLOW_TRACKING_URI": model.tracking_uri or ""}
+            env = {
+                "MLFLOW_TRACKING_URI": model.tracking_uri or "",
+                "PATH": f"{Path(PYTHON).parent}:{os.environ.get('PATH', '')}",
+            }
             command = [PYTHON, "-m", "mlflow", "models", "serve", "-m", model.pyfunc_uri]
             command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
             mlflow_server = start_server(

@@ -50,7 +50,6 @@ MSG_DECISION_OR_THRESHOLD = "give exactly one of decision (a column) or threshol
 MSG_MODEL_LABELS = "the data has no label column(s) {missing} for the model's services"
 
 RATE_METRICS = ("base_rate", "selection_rate", "tpr", "fpr", "fnr", "precision")
-MEAN_METRICS = ("mean_score", "calibration_gap")
 METRIC_ORDER = (
     "base_rate",
     "mean_score",
@@ -199,6 +198,11 @@ def _mean(
     return _Estimate(mean, low, high), se
 
 
+def _calibration(s: dict[str, np.ndarray], z: float) -> _Estimate:
+    gap, low, high = ci.calibration_gap_interval(s["s"], s["ss"], s["sy"], s["pos"], s["n"], z=z)
+    return _Estimate(gap, low, high)
+
+
 def _cell_metrics(
     s: dict[str, np.ndarray], stats: GroupStatistics, policy: Policy, z: float
 ) -> dict[str, _Estimate]:
@@ -214,9 +218,7 @@ def _cell_metrics(
         "precision": _rate(s["tp"], s["sel"], z),
     }
     metrics["mean_score"], _ = _mean(s["s"], s["ss"], s["n"], z)
-    metrics["calibration_gap"], _ = _mean(
-        s["s"] - s["pos"], s["ss"] - 2 * s["sy"] + s["pos"], s["n"], z
-    )
+    metrics["calibration_gap"] = _calibration(s, z)
     with np.errstate(invalid="ignore"):
         auc_se = np.sqrt(stats.auc_variance)
     low, high = ci.normal_interval(stats.auc, auc_se, z=z)
@@ -266,19 +268,16 @@ def _comparisons(
             "difference": _Estimate(difference, d_low, d_high),
             "ratio": _Estimate(ratio, r_low, r_high),
         }
-    for metric, (total, squares) in {
-        "mean_score": ("s", "ss"),
-        "calibration_gap": (None, None),
-    }.items():
-        if total is None or squares is None:
-            cell, se1 = _mean(s["s"] - s["pos"], s["ss"] - 2 * s["sy"] + s["pos"], s["n"], z)
-            ref, se2 = _mean(r["s"] - r["pos"], r["ss"] - 2 * r["sy"] + r["pos"], r["n"], z)
-        else:
-            cell, se1 = _mean(s[total], s[squares], s["n"], z)
-            ref, se2 = _mean(r[total], r[squares], r["n"], z)
-        difference = cell.value - ref.value
-        low, high = ci.normal_interval(difference, np.sqrt(se1**2 + se2**2), z=z)
-        result[metric] = {"difference": _Estimate(difference, low, high)}
+    cell_mean, se1 = _mean(s["s"], s["ss"], s["n"], z)
+    ref_mean, se2 = _mean(r["s"], r["ss"], r["n"], z)
+    difference = cell_mean.value - ref_mean.value
+    low, high = ci.normal_interval(difference, np.sqrt(se1**2 + se2**2), z=z)
+    result["mean_score"] = {"difference": _Estimate(difference, low, high)}
+    cell_gap, ref_gap = _calibration(s, z), _calibration(r, z)
+    low, high = ci.mover_difference_interval(
+        cell_gap.value, (cell_gap.low, cell_gap.high), ref_gap.value, (ref_gap.low, ref_gap.high)
+    )
+    result["calibration_gap"] = {"difference": _Estimate(cell_gap.value - ref_gap.value, low, high)}
     return result
 
 
@@ -291,7 +290,7 @@ def _flag_intervals(
     ratio_low, ratio_high = ci.katz_ratio_interval(s["sel"], s["n"], r["sel"], r["n"], z=z)
     tpr_low, tpr_high = ci.newcombe_difference_interval(s["tp"], s["pos"], r["tp"], r["pos"], z=z)
     fpr_low, fpr_high = ci.newcombe_difference_interval(fp, negatives, ref_fp, ref_negatives, z=z)
-    calibration, _ = _mean(s["s"] - s["pos"], s["ss"] - 2 * s["sy"] + s["pos"], s["n"], z)
+    calibration = _calibration(s, z)
     return {
         "selection_rate_ratio": _Estimate(
             safe_ratio(safe_ratio(s["sel"], s["n"]), safe_ratio(r["sel"], r["n"])),

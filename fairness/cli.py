@@ -21,6 +21,7 @@ MSG_MODE = "give either --model with --data, or --predictions (with --label, --s
 MSG_PREDICTIONS_ARGS = "--predictions needs --label, --score and at least one --group"
 MSG_DECISION_ARGS = "--predictions needs exactly one of --decision COL or --threshold T"
 EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
+MAX_PRINTED_LINES = 20
 
 
 def register(subparsers: Any) -> None:
@@ -132,8 +133,11 @@ def run(args: argparse.Namespace) -> int:
         f"verdict: {report.verdict} ({checks['fail']} failing, {checks['uncertain']} uncertain, "
         f"{checks['pass']} passing gating checks; {len(report.suppressed)} suppressed cells)"
     )
-    for line in gate_failures(report):
+    lines = gate_failures(report)
+    for line in lines[:MAX_PRINTED_LINES]:
         print(f"  {line}")
+    if len(lines) > MAX_PRINTED_LINES:
+        print(f"  ... and {len(lines) - MAX_PRINTED_LINES} more (see {html_path})")
     print(f"wrote {json_path} and {html_path}")
     if args.fail_on == "fail" and report.verdict == "fail":
         return EXIT_FAIL

@@ -6,6 +6,7 @@ promoted, otherwise each line names a failing service, group and metric.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,12 @@ MSG_GATE_LINE = (
     "{service}: {group}: {metric} {value} ({confidence} CI {low} to {high}); "
     "allowed {allowed} [{status}]"
 )
+
+
+def format_confidence(confidence: float) -> str:
+    """A confidence level as a percentage with enough digits not to round up to 100 %."""
+    digits = max(1, math.ceil(-math.log10(max(1.0 - confidence, 1e-12))) - 1)
+    return f"{confidence * 100:.{digits}f} %"
 
 
 def _signed(value: float | None, metric: str) -> str:
@@ -73,7 +80,7 @@ def gate_failures(report: AuditReport | dict[str, Any], policy: Policy | None = 
         policy = policy_from_dict(payload["policy"])
     blocking = {"fail"} | ({"uncertain"} if policy.uncertain == "block" else set())
     confidence = payload.get("method", {}).get("flag_confidence", policy.confidence)
-    shown_confidence = f"{confidence * 100:.4g} %"
+    shown_confidence = format_confidence(confidence)
     lines: list[tuple[int, str]] = []
     for block in payload["services"]:
         for cell in block["cells"]:

@@ -10,6 +10,10 @@ than two observations) is ``NaN``.
 - ratio of two independent proportions: Katz's log interval, with 0.5 added to both
   counts when either count is zero;
 - means and differences of means: normal (Wald) interval from the sample variance;
+- calibration gap (mean score minus base rate): MOVER (Zou and Donner's method of
+  variance estimates recovery, for correlated estimates) from the normal interval of the
+  mean score and the Wilson interval of the base rate, so that small cells with rare
+  positives get honest intervals;
 - expected calibration error: a Poisson bootstrap over (bin, label) strata.
 """
 
@@ -156,6 +160,78 @@ def normal_interval(estimate: object, standard_error: object, *, z: float) -> In
     """``estimate +- z * standard_error``."""
     value, se = _as_float(estimate), _as_float(standard_error)
     return value - z * se, value + z * se
+
+
+def mover_difference_interval(
+    first: object,
+    first_interval: Interval,
+    second: object,
+    second_interval: Interval,
+    *,
+    correlation: object = 0.0,
+) -> Interval:
+    """MOVER interval for ``first - second`` from the two estimates' own intervals.
+
+    Zou and Donner's method of variance estimates recovery: the interval of each
+    estimate stands in for its variance, so an asymmetric interval (e.g. Wilson near 0)
+    carries over. ``correlation`` is the correlation of the two estimates (0 for
+    independent samples); Newcombe's hybrid score interval is the special case of two
+    Wilson intervals and no correlation.
+
+    Returns
+    -------
+    low, high : ndarray
+    """
+    a, b = _as_float(first), _as_float(second)
+    low_a, high_a = first_interval
+    low_b, high_b = second_interval
+    r = np.clip(np.nan_to_num(_as_float(correlation)), -1.0, 1.0)
+    with np.errstate(invalid="ignore"):
+        down_a, up_a = a - low_a, high_a - a
+        down_b, up_b = b - low_b, high_b - b
+        low = (a - b) - np.sqrt(np.maximum(down_a**2 + up_b**2 - 2 * r * down_a * up_b, 0.0))
+        high = (a - b) + np.sqrt(np.maximum(up_a**2 + down_b**2 - 2 * r * up_a * down_b, 0.0))
+    return low, high
+
+
+def calibration_gap_interval(
+    score_sum: object,
+    score_square_sum: object,
+    score_label_sum: object,
+    positives: object,
+    count: object,
+    *,
+    z: float,
+) -> tuple[Array, Array, Array]:
+    """Calibration gap ``mean score - base rate`` with its MOVER interval.
+
+    The mean score's interval is normal; the base rate's is Wilson; their correlation
+    (the within-group correlation of score and label) comes from the same sums. A plain
+    normal interval on ``score - label`` is too narrow in a small cell with few
+    positives (no positives means no label variance at all); this one is not.
+
+    Returns
+    -------
+    gap, low, high : ndarray
+    """
+    s, ss, sy = _as_float(score_sum), _as_float(score_square_sum), _as_float(score_label_sum)
+    pos, n = _as_float(positives), _as_float(count)
+    mean, variance = mean_and_variance(s, ss, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n > 0, pos / n, np.nan)
+        se = np.sqrt(variance / n)
+        label_variance = n * rate * (1 - rate) / (n - 1)
+        covariance = (sy - n * mean * rate) / (n - 1)
+        correlation = covariance / np.sqrt(variance * label_variance)
+    correlation = np.where(np.isfinite(correlation), correlation, 0.0)
+    score_interval = normal_interval(mean, np.nan_to_num(se), z=z)
+    rate_interval = wilson_interval(pos, n, z=z)
+    low, high = mover_difference_interval(
+        mean, score_interval, rate, rate_interval, correlation=correlation
+    )
+    gap = mean - rate
+    undefined = n < 2
+    return gap, np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
 
 
 def ece_bootstrap_interval(

@@ -11,7 +11,7 @@ import html
 import math
 from typing import Any
 
-from fairness.gate import allowed_region
+from fairness.gate import allowed_region, format_confidence
 from fairness.policy import Policy, policy_from_dict
 
 STATUS_COLOURS = {
@@ -366,7 +366,7 @@ def _summary(payload: dict[str, Any]) -> str:
     parts.append(
         f"<p class='note'>Gating checks: {_e(gating)}"
         + (", including intersections" if policy.get("gate_intersections") else "")
-        + f". Flags are decided on {method['flag_confidence'] * 100:.4g} % intervals"
+        + f". Flags are decided on {format_confidence(method['flag_confidence'])} intervals"
         + (
             f" (Bonferroni over {method['gating_checks']} checks)"
             if policy.get("multiplicity") == "bonferroni"
@@ -389,6 +389,26 @@ def _summary(payload: dict[str, Any]) -> str:
         parts.append(_findings_table(failures, _policy(payload)))
     else:
         parts.append("<p>No gating check fails.</p>")
+    informational = [
+        f
+        for f in payload["findings"]
+        if not f["gating"] and f["status"] == "fail" and f["kind"] == "group"
+    ]
+    if informational:
+        informational.sort(key=lambda f: (f["service"], f["attribute"], f["group"]))
+        parts.append(
+            "<h3 id='informational'>Other failing checks (informational under this policy)</h3>"
+            "<p class='note'>These checks fail but do not gate: the policy gates only on "
+            f"{_e(gating)}. Groups whose needs differ are expected to differ in selection "
+            "rates and error rates at one threshold; read each against the group's need rate "
+            "(see the method notes). Intersections are in their own section.</p>"
+        )
+        parts.append(_findings_table(informational[:MAX_INTERSECTION_ROWS], _policy(payload)))
+        if len(informational) > MAX_INTERSECTION_ROWS:
+            parts.append(
+                f"<p class='note'>{len(informational) - MAX_INTERSECTION_ROWS} more in the "
+                "JSON report.</p>"
+            )
     services_verdicts = summary.get("services", {})
     parts.append(
         "<p class='note'>Per service: "
@@ -620,7 +640,7 @@ def _method(payload: dict[str, Any]) -> str:
         f"{policy['calibration_gap_max']}. A flag fails when its whole interval is beyond "
         "the tolerance, passes when its whole interval is within it, and is uncertain when "
         "the interval contains the tolerance. Decision intervals are at "
-        f"{method['flag_confidence'] * 100:.4g} % ({_e(policy['multiplicity'])} adjustment "
+        f"{format_confidence(method['flag_confidence'])} ({_e(policy['multiplicity'])} adjustment "
         f"over {method['gating_checks']} gating checks).</li>"
         "<li><b>Verdict.</b> fail if any gating check fails; otherwise uncertain if any is "
         "uncertain; otherwise pass.</li>"

@@ -38,7 +38,7 @@ class FairnessOutcome:
         """Write ``fairness_audit.json`` and ``fairness_audit.html`` into ``directory``."""
         json_path = directory / FAIRNESS_JSON
         html_path = directory / FAIRNESS_HTML
-        json_path.write_text(self.report.to_json(indent=1), "utf-8")
+        json_path.write_text(self.report.to_json(), "utf-8")
         html_path.write_text(self.report.to_html(), "utf-8")
         return [json_path, html_path]
 

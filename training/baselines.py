@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-MAX_ITERATIONS = 300
+MAX_ITERATIONS = 100
 
 
 class PrevalenceBaseline:
@@ -72,7 +72,10 @@ class LogisticBaseline:
                 if target.min() == target.max():
                     self.models_.append(float(target[0]))
                     continue
-                model = LogisticRegression(C=self.c, max_iter=MAX_ITERATIONS)
+                # Newton-Cholesky: exact and fast when rows far outnumber columns.
+                model = LogisticRegression(
+                    C=self.c, solver="newton-cholesky", max_iter=MAX_ITERATIONS
+                )
                 model.fit(design, target)
                 self.models_.append(model)
         return self

@@ -96,6 +96,9 @@ class CalibrationConfig(_Section):
         default_factory=lambda: list(CALIBRATION_METHODS), min_length=1
     )
     folds: int = Field(default=3, ge=2)
+    selection_sample: int = Field(default=20_000, ge=100)
+    """Calibration rows used for the cross-fitted choice (the chosen kind is then
+    refitted on the whole calibration split)."""
     seed: int = 5
 
 
@@ -123,7 +126,7 @@ class EvaluationConfig(_Section):
     top_k: int = Field(default=3, ge=1)
     ndcg_k: int = Field(default=5, ge=1)
     ece_bins: int = Field(default=10, ge=2)
-    baseline_sample: int = Field(default=30_000, ge=100)
+    baseline_sample: int = Field(default=20_000, ge=100)
     """Training rows the logistic-regression baseline is fitted on."""
     logistic_c: float = Field(default=1.0, gt=0)
     seed: int = 3
@@ -139,7 +142,7 @@ class TrackingConfig(_Section):
     register_model: bool = True
     alias: str = CANDIDATE_ALIAS
     plots: bool = True
-    shap_sample: int = Field(default=500, ge=10)
+    shap_sample: int = Field(default=300, ge=10)
     input_example_rows: int = Field(default=3, ge=1)
 
 

@@ -13,9 +13,41 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from scipy.stats import rankdata
 
 from training.calibrate import clipped_log_loss
+
+
+def roc_auc(label: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged; NaN for one class."""
+    positives = int(label.sum())
+    negatives = len(label) - positives
+    if positives == 0 or negatives == 0:
+        return math.nan
+    ranks = rankdata(score)
+    rank_sum = float(ranks[label == 1].sum())
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def average_precision(label: np.ndarray, score: np.ndarray) -> float:
+    """Area under the precision-recall curve as a step sum (scikit-learn's definition).
+
+    Precision and recall are taken at each distinct score, so tied scores count as one
+    threshold. NaN when there is no positive.
+    """
+    positives = int(label.sum())
+    if positives == 0:
+        return math.nan
+    order = np.argsort(-score, kind="mergesort")
+    sorted_score = score[order]
+    sorted_label = label[order].astype(np.float64)
+    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_score)), len(score) - 1]
+    true_positives = np.cumsum(sorted_label)[last_of_tie]
+    predicted = last_of_tie + 1.0
+    precision = true_positives / predicted
+    recall = true_positives / positives
+    recall_steps = np.diff(np.r_[0.0, recall])
+    return float((recall_steps * precision).sum())
 
 
 def expected_calibration_error(label: np.ndarray, probability: np.ndarray, *, bins: int) -> float:
@@ -64,9 +96,9 @@ def service_metrics(
     probability = np.asarray(probability, dtype=np.float64)
     both_classes = 0 < label.sum() < len(label)
     return {
-        "roc_auc": float(roc_auc_score(label, probability)) if both_classes else math.nan,
-        "pr_auc": float(average_precision_score(label, probability)) if both_classes else math.nan,
-        "brier": float(brier_score_loss(label, probability)),
+        "roc_auc": roc_auc(label, probability),
+        "pr_auc": average_precision(label, probability) if both_classes else math.nan,
+        "brier": float(np.mean((probability - label) ** 2)),
         "log_loss": clipped_log_loss(label, probability),
         "ece": expected_calibration_error(label, probability, bins=ece_bins),
         "prevalence": float(label.mean()),

@@ -124,3 +124,29 @@ def test_intervals_cover_about_95_percent_on_simulated_data() -> None:
         coverage = np.mean(values)
         assert 0.925 <= coverage <= 0.975, f"{metric}: coverage {coverage:.3f}"
     assert 0.925 <= np.mean(gap_hits) <= 0.985, f"TPR gap coverage {np.mean(gap_hits):.3f}"
+
+
+def test_calibration_gap_interval_is_honest_in_small_cells_with_rare_positives() -> None:
+    """30 clients scored 0.05 each, labels drawn from the scores: the true gap is 0.
+
+    A normal interval on ``score - label`` collapses when a cell has no positives
+    (about one cell in five here) and then excludes the truth; MOVER does not.
+    """
+    rng = np.random.default_rng(6)
+    cells, rows = 4000, 30
+    scores = np.full((cells, rows), 0.05) + rng.uniform(-0.01, 0.01, (cells, rows))
+    labels = (rng.random((cells, rows)) < scores).astype(float)
+    gap, low, high = ci.calibration_gap_interval(
+        scores.sum(1),
+        (scores**2).sum(1),
+        (scores * labels).sum(1),
+        labels.sum(1),
+        np.full(cells, rows),
+        z=Z95,
+    )
+    assert np.allclose(gap, scores.mean(1) - labels.mean(1))
+    assert np.mean((low <= 0) & (0 <= high)) >= 0.93
+    difference = scores - labels
+    se = difference.std(1, ddof=1) / np.sqrt(rows)
+    naive = (gap - Z95 * se <= 0) & (0 <= gap + Z95 * se)
+    assert np.mean(naive) < 0.85

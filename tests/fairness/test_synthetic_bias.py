@@ -104,17 +104,26 @@ def test_the_audit_flags_the_biased_service_for_immigrants_only_with_bias(
 ) -> None:
     bias, reports = audits
     statuses = _statuses(reports.recorded, BIASED)
+    equal_opportunity = Policy(gate_metrics=["calibration_gap", "tpr_gap"])
     lines = [
         line
-        for line in gate_failures(reports.recorded)
+        for line in gate_failures(reports.recorded, equal_opportunity)
         if line.startswith(f"{BIASED}: immigrant=yes:")
     ]
     if bias:
         # Immigrants with a recorded need are recommended the training far less often
-        # (equal opportunity, gating), and immigrants are selected far less (four-fifths).
+        # (equal opportunity) and immigrants are selected far less (four-fifths rule).
+        # Both flags fail; under the default policy they inform, and a policy that
+        # gates on equal opportunity refuses the model.
         assert statuses["tpr_gap"] == "fail"
         assert statuses["selection_rate_ratio"] == "fail"
-        assert reports.recorded.verdict == "fail"
+        finding = next(
+            f
+            for f in reports.recorded.findings
+            if (f["service"], f["attribute"], f["group"], f["metric"])
+            == (BIASED, "immigrant", "yes", "tpr_gap")
+        )
+        assert finding["status"] == "fail" and not finding["gating"]
         assert any(" TPR gap -" in line for line in lines), lines
     else:
         assert "fail" not in statuses.values(), statuses

@@ -38,3 +38,26 @@ def test_service_metrics_and_ece() -> None:
     assert expected_calibration_error(np.array([0, 1]), np.array([0.5, 0.5]), bins=10) == 0.0
     single_class = service_metrics(np.zeros(4), probability, ece_bins=5)
     assert np.isnan(single_class["roc_auc"])
+
+
+def test_fast_metrics_agree_with_scikit_learn() -> None:
+    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+    from training.calibrate import clipped_log_loss, fit_platt_newton
+    from training.metrics import average_precision, roc_auc
+
+    rng = np.random.default_rng(4)
+    label = (rng.random(3000) < 0.2).astype(int)
+    score = np.round(rng.random(3000) * 0.5 + label * 0.2, 2)  # many ties
+    assert roc_auc(label, score) == pytest.approx(roc_auc_score(label, score), abs=1e-12)
+    assert average_precision(label, score) == pytest.approx(
+        average_precision_score(label, score), abs=1e-12
+    )
+    assert clipped_log_loss(label, score) == pytest.approx(log_loss(label, score), abs=1e-6)
+
+    from models.calibration import fit_platt
+
+    raw = rng.normal(size=3000) * 2 + label
+    ours, reference = fit_platt_newton(raw, label), fit_platt(raw, label)
+    assert ours.slope == pytest.approx(reference.slope, rel=1e-3)
+    assert ours.intercept == pytest.approx(reference.intercept, rel=1e-3, abs=1e-4)

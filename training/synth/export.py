@@ -94,8 +94,7 @@ def write_register(frame: pd.DataFrame, path: str | Path, *, schema: Schema | No
     schema = schema if schema is not None else load_schema()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        table = register_table(frame, schema=schema, dates_as_text=True)
-        pa_csv.write_csv(table, target, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+        _write_csv(register_table(frame, schema=schema, dates_as_text=True), target)
     else:
         pq.write_table(register_table(frame, schema=schema, dates_as_text=False), target)
     return target

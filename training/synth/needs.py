@@ -136,15 +136,12 @@ def career_guidance(x: NeedInputs) -> FloatArray:
 def labour_market_training(x: NeedInputs) -> FloatArray:
     """Missing or outdated vocational skills, if language and work ability allow training.
 
-    Foreign degrees need supplementary training (language B1 and up); very weak Finnish or
-    Swedish rules training out for now.
+    Finnish or Swedish below A2 rules most training out for now.
     """
     return (
-        1.5 * _f(x.no_vocational & (x.age >= 20) & (x.age < 55))
-        + 1.3 * _f(x.outdated_occupation)
-        + 0.5 * _f(x.foreign & x.degree_abroad & ~x.no_vocational & (x.language >= 3))
-        - 1.2 * _f(x.language < 2)
-        - 0.6 * _f(x.language < 3)
+        1.3 * _f(x.no_vocational & (x.age >= 20) & (x.age < 55))
+        + 1.7 * _f(x.outdated_occupation)
+        - 1.0 * _f(x.language < 2)
         - 1.4 * _f(x.work_ability < 5)
         - 1.5 * _f(x.age >= 58)
         + 0.6 * x.motivation
@@ -289,7 +286,7 @@ NEED_TERMS: dict[str, NeedTerms] = {
 NEED_INTERCEPTS: dict[str, float] = {
     "job_search_coaching": -5.15,
     "career_guidance": -3.37,
-    "labour_market_training": -2.70,
+    "labour_market_training": -2.75,
     "self_motivated_study": -3.91,
     "pay_subsidy": -2.99,
     "work_trial": -3.51,
