@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequential", type=int, default=1000, help="latency requests")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--pyfunc-uri", help="with --model: the same model as an MLflow pyfunc")
+    parser.add_argument("--tracking-uri", help="with --pyfunc-uri: its MLflow tracking URI")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -155,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine_start": machine_note()}
     try:
         model = prepare_model(workdir, model=args.model, rows=args.rows)
+        if args.pyfunc_uri:
+            model.pyfunc_uri, model.tracking_uri = args.pyfunc_uri, args.tracking_uri
         print(f"model: {model.description}")
         results["model"] = model.description
         bodies = sample_bodies(model.directory, 200)

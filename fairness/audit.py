@@ -482,6 +482,7 @@ def run_audit(
     comparisons = _comparisons(sums, reference, z)
 
     cells = _cell_indices(partitions, stats.offsets)
+    reference_rate = safe_ratio(reference["pos"], reference["n"])
     shown = sums["n"] >= policy.min_group_size
     comparable = shown & (reference["n"] >= policy.min_group_size)
     is_reference = np.zeros_like(shown)
@@ -580,6 +581,8 @@ def run_audit(
                                 **{k: flag[k] for k in ("value", "interval", "tolerance")},
                                 "status": flag["status"],
                                 "gating": gating,
+                                "need_rate": _number(metrics["base_rate"].value[index]),
+                                "reference_need_rate": _number(reference_rate[index]),
                             }
                         )
             block["cells"].append(entry)
@@ -654,6 +657,7 @@ def run_audit(
             ),
         },
         "services": service_blocks,
+        "failures": [f for f in gating_findings if f["status"] == "fail"],
         "findings": findings,
         "suppressed": [
             {"attributes": list(key[0]), "values": list(key[1]), "services": value}
@@ -828,9 +832,11 @@ def audit_predictions_file(
     wide_label = pd.DataFrame(np.nan, index=table.index, columns=services)
     wide_score = pd.DataFrame(np.nan, index=table.index, columns=services)
     wide_decision = pd.DataFrame(False, index=table.index, columns=services)
-    label_values = pd.to_numeric(
-        table[label].astype("object").replace({True: 1, False: 0}), errors="coerce"
-    )
+    label_values = pd.to_numeric(table[label].astype(object), errors="coerce").astype("float64")
+    unreadable = table[label].notna() & label_values.isna()
+    if unreadable.any():
+        values = sorted(set(table.loc[unreadable, label].astype(str)))[:5]
+        raise ValueError(MSG_LABEL_VALUES.format(service=label, values=values))
     for name in services:
         rows = names == name
         wide_label.loc[rows, name] = label_values[rows]

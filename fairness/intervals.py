@@ -20,11 +20,11 @@ than two observations) is ``NaN``.
 from __future__ import annotations
 
 import warnings
+from statistics import NormalDist
 from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import norm
 
 Array: TypeAlias = NDArray[np.float64]
 Interval: TypeAlias = tuple[Array, Array]
@@ -51,7 +51,7 @@ def z_value(confidence: float, *, tests: int = 1) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(MSG_CONFIDENCE.format(confidence=confidence))
     alpha = (1.0 - confidence) / max(int(tests), 1)
-    return float(norm.isf(alpha / 2.0))
+    return -NormalDist().inv_cdf(alpha / 2.0)
 
 
 def simultaneous_confidence(confidence: float, *, tests: int) -> float:
@@ -86,6 +86,8 @@ def wilson_interval(successes: object, trials: object, *, z: float) -> Interval:
         half = z * np.sqrt(np.maximum(p * (1 - p) / n + z2 / (4 * n * n), 0.0)) / (1 + z2 / n)
         low = np.clip(centre - half, 0.0, 1.0)
         high = np.clip(centre + half, 0.0, 1.0)
+    low = np.where(x <= 0, 0.0, low)  # exact at the edges (no rounding residue)
+    high = np.where(x >= n, 1.0, high)
     empty = n <= 0
     low = np.where(empty, np.nan, low)
     high = np.where(empty, np.nan, high)

@@ -47,6 +47,12 @@ METRIC_LABELS = {
     "tpr_gap": "TPR gap",
     "fpr_gap": "FPR gap",
 }
+SHORT_FLAG_LABELS = {
+    "selection_rate_ratio": "4/5 rule",
+    "tpr_gap": "TPR",
+    "fpr_gap": "FPR",
+    "calibration_gap": "calibration",
+}
 FLAG_ORDER = ("selection_rate_ratio", "tpr_gap", "fpr_gap", "calibration_gap")
 TABLE_METRICS = (
     "base_rate",
@@ -64,7 +70,7 @@ MAX_INTERSECTION_ROWS = 60
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;
 background:#fff;line-height:1.45}
-main{max-width:1200px;margin:0 auto;padding:24px 28px 60px}
+main{max-width:1320px;margin:0 auto;padding:20px 14px 60px}
 h1{font-size:26px;margin:0 0 6px}h2{font-size:21px;margin:34px 0 10px;border-bottom:2px solid #eee;
 padding-bottom:4px}h3{font-size:17px;margin:24px 0 6px}
 .stamp{font-size:13px;color:#444;background:#f5f5f7;border-radius:6px;padding:8px 12px}
@@ -77,16 +83,17 @@ padding-bottom:4px}h3{font-size:17px;margin:24px 0 6px}
 .count b{font-size:20px;display:block}
 .override{border:3px solid #b3261e;border-radius:8px;padding:10px 14px;margin:12px 0;
 background:#fff4f3}
-table{border-collapse:collapse;font-size:12.5px;margin:8px 0 14px;width:100%}
-th,td{border-bottom:1px solid #e4e4e4;padding:4px 6px;text-align:right;vertical-align:top}
+table{border-collapse:collapse;font-size:11.5px;margin:8px 0 14px;width:100%}
+th,td{border-bottom:1px solid #e4e4e4;padding:3px 4px;text-align:right;vertical-align:top}
 th{background:#fafafa;font-weight:600}
 td.l,th.l{text-align:left}
-.ci{color:#666;font-size:11px;display:block;white-space:nowrap}
+.ci{color:#666;font-size:10.5px;display:block;white-space:nowrap}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:6px}
 .tag{display:inline-block;border-radius:4px;padding:0 5px;color:#fff;font-size:11px;margin:1px}
 .fail{background:#b3261e}.uncertain{background:#c77c02}.pass{background:#2e7d32}
 .not_evaluable{background:#9e9e9e}.info{opacity:.65}
 .note{font-size:13px;color:#444}
-.wide{overflow-x:auto}td.l:first-child{white-space:nowrap}
+.wide{overflow-x:auto}td.l:first-child{white-space:nowrap}td.flags{min-width:90px}
 .svc{border:1px solid #e4e4e4;border-radius:8px;padding:4px 14px 10px;margin:14px 0}
 svg text{font-family:system-ui,sans-serif}
 """
@@ -188,7 +195,7 @@ def _overview_svg(payload: dict[str, Any]) -> str:
         return ""
     longest = max((len(block["service"]) for block in services), default=8)
     size, left, top = 22, 16 + 7 * longest, 150
-    width = max(left + size * len(columns) + 10, left + 5 * 100)
+    width = max(left + size * len(columns) + 10, left + 4 * 110 + 140)
     height = top + size * len(services) + 40
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
@@ -226,13 +233,14 @@ def _overview_svg(payload: dict[str, Any]) -> str:
             )
     legend_y = top + size * len(services) + 20
     x = left
+    legend = {"not_evaluable": "not evaluable", "suppressed": "suppressed or empty"}
     for status in ("fail", "uncertain", "pass", "not_evaluable", "suppressed"):
         parts.append(
             f"<rect x='{x}' y='{legend_y - 11}' width='12' height='12' "
             f"fill='{STATUS_COLOURS[status]}'/>"
-            f"<text x='{x + 16}' y='{legend_y}' font-size='11'>{status.replace('_', ' ')}</text>"
+            f"<text x='{x + 16}' y='{legend_y}' font-size='11'>{legend.get(status, status)}</text>"
         )
-        x += 100
+        x += 110 if status != "suppressed" else 0
     parts.append("</svg>")
     return "".join(parts)
 
@@ -255,7 +263,9 @@ def _forest_svg(block: dict[str, Any], metric: str, tolerance: float, two_sided:
         reach = max(tolerance * 2, max(abs(v) for v in values) * 1.1, 0.05)
         reach = min(reach, 1.0)
         low_axis, high_axis = -reach, reach
-    width, left, right, row_height, top = 380, 150, 12, 16, 24
+    longest = max(len(_group_label(cell)) for cell, _ in rows)
+    left = 12 + int(6.2 * longest)
+    width, right, row_height, top = left + 330, 14, 16, 24
     plot = width - left - right
     height = top + row_height * len(rows) + 22
 
@@ -389,6 +399,14 @@ def _summary(payload: dict[str, Any]) -> str:
         parts.append(_findings_table(failures, _policy(payload)))
     else:
         parts.append("<p>No gating check fails.</p>")
+    services_verdicts = summary.get("services", {})
+    parts.append(
+        "<p class='note'>Per service: "
+        + ", ".join(f"{_e(s)} {_tag(v)}" for s, v in services_verdicts.items())
+        + "</p>"
+    )
+    parts.append("<h3>Overview: worst gating check per service and group</h3>")
+    parts.append("<div class='wide'>" + _overview_svg(payload) + "</div>")
     informational = [
         f
         for f in payload["findings"]
@@ -409,14 +427,7 @@ def _summary(payload: dict[str, Any]) -> str:
                 f"<p class='note'>{len(informational) - MAX_INTERSECTION_ROWS} more in the "
                 "JSON report.</p>"
             )
-    services_verdicts = summary.get("services", {})
-    parts.append(
-        "<p class='note'>Per service: "
-        + ", ".join(f"{_e(s)} {_tag(v)}" for s, v in services_verdicts.items())
-        + "</p>"
-    )
-    parts.append("<h3>Overview: worst gating check per service and group</h3>")
-    parts.append("<div class='wide'>" + _overview_svg(payload) + "</div>")
+
     return "".join(parts)
 
 
@@ -424,7 +435,7 @@ def _findings_table(findings: list[dict[str, Any]], policy: Policy) -> str:
     rows = [
         "<table><tr><th class='l'>Service</th><th class='l'>Group</th><th>n</th>"
         "<th class='l'>Check</th><th>Value</th><th>Decision interval</th><th>Allowed</th>"
-        "<th class='l'>Status</th></tr>"
+        "<th>Need rate (reference)</th><th class='l'>Status</th></tr>"
     ]
     for f in findings:
         group = " & ".join(f"{a} = {v}" for a, v in zip(f["attributes"], f["values"], strict=True))
@@ -435,6 +446,7 @@ def _findings_table(findings: list[dict[str, Any]], policy: Policy) -> str:
             f"<td>{_e(f['n'])}</td><td class='l'>{_e(METRIC_LABELS.get(metric, metric))}</td>"
             f"<td>{_e(_fmt(metric, f['value']))}</td>"
             f"<td>{_e(_interval(metric, f['interval']))}</td><td>{_e(tolerance)}</td>"
+            f"<td>{_e(_pct(f.get('need_rate')))} ({_e(_pct(f.get('reference_need_rate')))})</td>"
             f"<td class='l'>{_tag(f['status'], f['gating'])}</td></tr>"
         )
     rows.append("</table>")
@@ -452,8 +464,8 @@ def _service_section(block: dict[str, Any], payload: dict[str, Any]) -> str:
     header = (
         "<div class='wide'><table><tr><th class='l'>Group</th><th>n</th>"
         + "".join(f"<th>{METRIC_LABELS[m]}</th>" for m in TABLE_METRICS)
-        + f"<th>Selection ratio vs {_e(reference)}</th><th>TPR gap</th><th>FPR gap</th>"
-        "<th class='l'>Flags</th></tr>"
+        + f"<th title='selection rate / {_e(reference)}'s'>Sel. ratio</th><th>TPR gap</th>"
+        "<th>FPR gap</th><th class='l'>Flags</th></tr>"
     )
     parts.append(header)
     cells = ([block["population"]] if block.get("population") else []) + [
@@ -474,7 +486,7 @@ def _service_section(block: dict[str, Any], payload: dict[str, Any]) -> str:
         row.append(_estimate_cell("fpr_gap", (comparisons.get("fpr") or {}).get("difference")))
         flags = cell.get("flags") or {}
         tags = [
-            _tag(flags[m]["status"], flags[m]["gating"], METRIC_LABELS[m])
+            _tag(flags[m]["status"], flags[m]["gating"], SHORT_FLAG_LABELS[m])
             for m in FLAG_ORDER
             if m in flags and flags[m]["status"] in ("fail", "uncertain")
         ]
@@ -486,7 +498,7 @@ def _service_section(block: dict[str, Any], payload: dict[str, Any]) -> str:
             flag_text = "not compared: reference too small"
         else:
             flag_text = "".join(tags) or _tag("pass")
-        row.append(f"<td class='l'>{flag_text}</td></tr>")
+        row.append(f"<td class='l flags'>{flag_text}</td></tr>")
         parts.append("".join(row))
     parts.append("</table></div>")
     two_sided = policy.get("gap_sides") == "both"
@@ -499,11 +511,14 @@ def _service_section(block: dict[str, Any], payload: dict[str, Any]) -> str:
             ("calibration_gap", "calibration_gap_max"),
         )
     ]
-    parts.append("<div>" + "".join(charts) + "</div>")
+    parts.append(
+        "<div class='charts'>" + "".join(f"<div>{c}</div>" for c in charts if c) + "</div>"
+    )
     parts.append(
         "<p class='note'>Charts: each group's flag value with its decision interval; the "
         "green band is the tolerated region. Flags list only failing (red) or uncertain "
-        "(amber) checks; faded ones are informational. FNR = 1 − TPR (in the JSON). "
+        "(amber) checks; faded ones are informational; 4/5 rule = selection-rate ratio. "
+        "Sel. ratio = selection rate / the reference's. FNR = 1 − TPR (in the JSON). "
         "Table intervals (grey) are "
         f"{payload['method']['confidence'] * 100:.0f} %; gaps are against the {_e(reference)} "
         "group, in percentage points (pp).</p></div>"
@@ -529,7 +544,9 @@ def _intersections(payload: dict[str, Any]) -> str:
     parts = [
         "<h2 id='intersections'>Intersectional findings</h2>",
         f"<p>{shown} service × intersection cells were audited (every pair of attributes); "
-        f"{sum(1 for f in findings if f['status'] == 'fail')} checks fail and "
+        f"{sum(1 for f in findings if f['status'] == 'fail')} checks fail "
+        f"({sum(1 for f in findings if f['status'] == 'fail' and f['gating'])} of them gating) "
+        "and "
         f"{sum(1 for f in findings if f['status'] == 'uncertain')} are uncertain. "
         "Intersections are compared with everyone outside them.</p>",
     ]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from service.auth import Principal
@@ -34,20 +35,30 @@ class AuditRecord:
     sources_used: Sequence[str] = field(default_factory=tuple)
 
 
+_INSERT = insert(cast(Table, AuditLogEntry.__table__))
+
+
 def write_audit(database: Database, principal: Principal, records: Sequence[AuditRecord]) -> None:
-    """Write the rows in their own transaction (one statement for a batch)."""
+    """Write the rows in their own transaction: one Core statement, also for a batch.
+
+    The hot path of every recommendation: Core instead of an ORM session costs about a
+    quarter of the time.
+    """
     if not records:
         return
-    with database.session() as session:
-        add_audit(session, principal, records)
+    with database.engine.begin() as connection:
+        connection.execute(_INSERT, _rows(principal, records))
 
 
 def add_audit(session: Session, principal: Principal, records: Sequence[AuditRecord]) -> None:
     """Add the rows to ``session``'s transaction (with the data they account for)."""
-    if not records:
-        return
+    if records:
+        session.execute(_INSERT, _rows(principal, records))
+
+
+def _rows(principal: Principal, records: Sequence[AuditRecord]) -> list[dict[str, object]]:
     now = utc_now()
-    rows = [
+    return [
         {
             "occurred_at": now,
             "endpoint": record.endpoint,
@@ -62,7 +73,6 @@ def add_audit(session: Session, principal: Principal, records: Sequence[AuditRec
         }
         for record in records
     ]
-    session.execute(insert(AuditLogEntry), rows)
 
 
 def query_audit(

@@ -54,7 +54,10 @@ class Settings(BaseSettings):
         default=1, ge=0, description="LightGBM threads for one recommendation (0: its default)."
     )
     batch_num_threads: int = Field(
-        default=0, ge=0, description="LightGBM threads for a batch (0: LightGBM's default)."
+        default=1,
+        ge=0,
+        description="LightGBM threads for a batch (0: all cores). One by default: on a shared "
+        "machine OpenMP threads compete with the server's own; raise it on a dedicated one.",
     )
     max_body_bytes: int = Field(default=16 * MIB, ge=1024, description="Largest JSON body.")
     max_upload_bytes: int = Field(

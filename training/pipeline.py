@@ -36,6 +36,7 @@ from training.report import build_report, write_report
 from training.split import SplitIndices, split_rows
 
 DATA_PROFILE = "data_profile.json"
+BLAS_THREADS = 1
 PLOTS_DIR = "plots"
 
 
@@ -121,10 +122,25 @@ def train(
     models.validation.ExtractValidationError
         The data breaks the schema (every problem listed); nothing is trained.
     """
+    from threadpoolctl import threadpool_limits
+
     config = config or TrainConfig()
     if not isinstance(schema, Schema):
         schema = load_schema(schema)
     reporter = reporter or ProgressReporter(enabled=config.progress)
+    # BLAS threads only help large dense algebra; on shared cores their spinning makes
+    # the baselines and the audit many times slower. LightGBM keeps its own threads.
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        return _train(data, schema=schema, config=config, reporter=reporter)
+
+
+def _train(
+    data: str | Path | pd.DataFrame,
+    *,
+    schema: Schema,
+    config: TrainConfig,
+    reporter: ProgressReporter,
+) -> TrainResult:
     trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     services = [label.name for label in schema.labels]
     label_columns = schema.label_columns

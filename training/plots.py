@@ -94,11 +94,11 @@ def shap_summary_plots(
         if values.ndim == 3:  # some shap versions return one array per class
             values = values[..., -1]
         plt.figure()
-        shap.summary_plot(values, features, show=False, max_display=15, plot_size=(7, 6))
+        shap.summary_plot(values, features, show=False, max_display=12, plot_size=(6, 5))
         plt.title(service)
         path = directory / f"shap_{service}.png"
         plt.tight_layout()
-        plt.savefig(path, dpi=70)
+        plt.savefig(path, dpi=60)
         plt.close("all")
         paths.append(path)
     return paths

@@ -145,8 +145,8 @@ def test_calibration_gap_interval_is_honest_in_small_cells_with_rare_positives()
         z=Z95,
     )
     assert np.allclose(gap, scores.mean(1) - labels.mean(1))
-    assert np.mean((low <= 0) & (0 <= high)) >= 0.93
+    assert np.mean((low <= 0) & (high >= 0)) >= 0.93
     difference = scores - labels
     se = difference.std(1, ddof=1) / np.sqrt(rows)
-    naive = (gap - Z95 * se <= 0) & (0 <= gap + Z95 * se)
+    naive = (gap - Z95 * se <= 0) & (gap + Z95 * se >= 0)
     assert np.mean(naive) < 0.85

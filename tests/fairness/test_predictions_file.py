@@ -103,6 +103,14 @@ def test_file_errors(prediction_files: dict[str, Path], tmp_path: Path) -> None:
             threshold=0.5,
             group_columns=["sex"],
         )
+    words = tmp_path / "words.csv"
+    pd.DataFrame({"need": ["yes", "no"], "score": [0.1, 0.2], "g": ["a", "b"]}).to_csv(
+        words, index=False
+    )
+    with pytest.raises(ValueError, match=r"labels of 'need' must be 0/1 \(or missing\)"):
+        audit_predictions_file(
+            words, label="need", score="score", threshold=0.5, group_columns=["g"]
+        )
     other = tmp_path / "predictions.xlsx"
     other.write_text("x")
     with pytest.raises(ValueError, match=r"expected a \.csv or \.parquet file"):

@@ -203,3 +203,20 @@ def test_body_must_be_json(api: Api, profile: dict[str, Any]) -> None:
     )
     assert broken.status_code == 422
     assert broken.json()["errors"][0]["code"] == "json_invalid"
+
+
+def test_responses_match_their_documented_models(api: Api, profile: dict[str, Any]) -> None:
+    from service.responses import BatchRecommendationResponse, RecommendationResponse
+
+    single = api.post("/v1/recommendations", json={"client_ref": "c", "profile": profile})
+    RecommendationResponse.model_validate(single.json())
+    assert single.headers["content-type"] == "application/json"
+    batch = api.post(
+        "/v1/recommendations/batch", json={"clients": [{"client_ref": "c", "profile": profile}]}
+    )
+    BatchRecommendationResponse.model_validate(batch.json())
+    document = api.client.get("/openapi.json").json()
+    responses = document["paths"]["/v1/recommendations"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RecommendationResponse"
+    }

@@ -257,8 +257,8 @@ def test_no_single_field_gives_a_label_away(register: pd.DataFrame, schema: Sche
         model_score = np.empty(len(register))
         for train in (fold, ~fold):
             model = lgb.LGBMClassifier(
-                n_estimators=200,
-                learning_rate=0.03,
+                n_estimators=100,
+                learning_rate=0.06,
                 num_leaves=7,
                 min_child_samples=40,
                 n_jobs=1,

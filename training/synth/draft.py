@@ -21,9 +21,9 @@ class Draft:
     rows : int
         Number of clients.
     columns : dict of str to numpy.ndarray
-        Observed fields by schema name: numbers as float64 (NaN = missing), booleans as
-        bool (or float64 with NaN once masked), categories as int8 codes (-1 = missing),
-        dates as datetime64[D].
+        Observed fields by schema name, before consent masking: numbers as float64 (NaN =
+        missing), booleans as bool, categories as int8 codes (-1 = missing), dates as
+        datetime64[D].
     latent : dict of str to numpy.ndarray
         Hidden traits (true work ability, language skill, ...) that drive the observed
         fields and the true needs but are never written out.

@@ -37,16 +37,16 @@ ACTIVATION_BASE = -2.8
 
 GAIN: dict[str, float] = {
     "job_search_coaching": 0.9,
-    "career_guidance": 0.6,
+    "career_guidance": 0.9,
     "labour_market_training": 1.2,
     "self_motivated_study": 1.8,
     "pay_subsidy": 1.5,
-    "work_trial": 0.8,
+    "work_trial": 1.0,
     "startup_grant": 2.0,
     "integration_training": 1.0,
-    "work_ability_assessment": 0.5,
-    "rehabilitative_work": 0.6,
-    "multisectoral_service": 0.6,
+    "work_ability_assessment": 0.8,
+    "rehabilitative_work": 0.9,
+    "multisectoral_service": 0.9,
     "youth_guidance": 0.8,
 }
 """Log-odds gain of receiving a service, per unit of true need."""
