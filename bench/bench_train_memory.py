@@ -46,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         data = args.data
         if data is None:
             data = workdir / "register.parquet"
+            synth = [sys.executable, "-m", "training.cli", "synth", "--rows", str(args.rows)]
+            synth += ["--seed", str(args.seed), "--out", str(data)]
             subprocess.run(
-                [sys.executable, "-m", "training.cli", "synth", "--rows", str(args.rows)]
-                + ["--seed", str(args.seed), "--out", str(data)],
+                synth,
                 cwd=ROOT,
                 env=environment,
                 check=True,

@@ -269,7 +269,7 @@ def _train(
     example_frame = test_frame.head(200)
     from training.tracking import input_example
 
-    example = input_example(example_frame, schema).head(config.tracking.input_example_rows)
+    example = input_example(example_frame, schema, rows=config.tracking.input_example_rows)
     artifact_dir = config.output_dir or _default_artifact_dir(name, trained_at)
     result = TrainResult(
         model=model,

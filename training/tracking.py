@@ -159,20 +159,28 @@ def model_signature(schema: Schema, services: list[str]) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def input_example(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """A few rows of model inputs in plain JSON-friendly dtypes (complete rows first)."""
-    columns = [spec.name for spec in schema.input_fields]
-    example = frame[columns]
-    complete = example.notna().all(axis=1).to_numpy()
-    rows = example[complete] if complete.any() else example
+def pyfunc_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Model-input columns of ``frame`` in the pyfunc model's plain dtypes.
+
+    Booleans and categories become Python objects with None for missing (what a JSON
+    request carries); numbers stay float64 with NaN.
+    """
     plain: dict[str, Any] = {}
     for spec in schema.input_fields:
-        values = rows[spec.name]
+        values = frame[spec.name]
         if spec.type in ("boolean", "category"):
             plain[spec.name] = values.astype(object).where(values.notna(), None)
         else:
             plain[spec.name] = values
     return pd.DataFrame(plain).reset_index(drop=True)
+
+
+def input_example(frame: pd.DataFrame, schema: Schema, *, rows: int) -> pd.DataFrame:
+    """``rows`` rows of model inputs for MLflow's input example (complete rows first)."""
+    columns = [spec.name for spec in schema.input_fields]
+    complete = frame[columns].notna().all(axis=1).to_numpy()
+    chosen = frame[complete] if complete.sum() >= rows else frame
+    return pyfunc_frame(chosen.head(rows), schema)
 
 
 def _requirements() -> list[str]:

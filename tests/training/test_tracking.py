@@ -81,14 +81,14 @@ def test_models_uri_loads_the_same_model(tracked: Any, small_register: pd.DataFr
 def test_pyfunc_predicts_the_same_probabilities(tracked: Any, small_register: pd.DataFrame) -> None:
     import mlflow
 
-    from training.tracking import input_example
+    from training.tracking import pyfunc_frame
 
     rows = small_register.tail(20)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}/{tracked.model_version}")
-    served = pyfunc.predict(input_example(rows, tracked.model.schema).head(20))
-    schema_rows = rows[rows[[s.name for s in tracked.model.schema.input_fields]].notna().all(1)]
-    expected = tracked.model.predict_proba(schema_rows if len(schema_rows) else rows)
-    np.testing.assert_allclose(served.to_numpy()[: len(expected)], expected.to_numpy(), rtol=1e-12)
+    served = pyfunc.predict(pyfunc_frame(rows, tracked.model.schema))
+    expected = tracked.model.predict_proba(rows)
+    assert list(served.columns) == tracked.model.services
+    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
 def test_promote_refuses_a_failing_audit_naming_each_failure(tracked: Any, tmp_path: Path) -> None:
