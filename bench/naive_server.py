@@ -76,7 +76,7 @@ def create_naive_app() -> FastAPI:
             ):
                 frame[spec.name] = None
         features = pd.DataFrame(model.encoder.encode_frame(frame), columns=names)
-        suggestions = []
+        suggestions: list[dict[str, Any]] = []
         for service in model.services:
             booster = model.boosters[service]
             explainer = cached.get(service) or shap.TreeExplainer(booster)
@@ -94,7 +94,7 @@ def create_naive_app() -> FastAPI:
                     ],
                 }
             )
-        suggestions.sort(key=lambda s: -s["probability"])
+        suggestions.sort(key=lambda s: -float(s["probability"]))
         return {"suggestions": suggestions}
 
     return app

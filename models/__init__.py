@@ -9,12 +9,33 @@ client with readable reasons in Finnish, Swedish or English. This package import
 none of ``training``, ``service`` or ``fairness``.
 """
 
-from models.artifact import load_model, resolve_model_uri, save_model
-from models.features import FeatureEncoder, UnknownCategoryError
-from models.model import ServiceNeedModel
-from models.recommend import Reason, Suggestion, recommend
-from models.schema import Schema, SchemaError, load_schema
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.artifact import load_model, resolve_model_uri, save_model
+    from models.features import FeatureEncoder, UnknownCategoryError
+    from models.model import ServiceNeedModel
+    from models.recommend import Reason, Suggestion, recommend
+    from models.schema import Schema, SchemaError, load_schema
+
+# Imported on first use, so `import models.schema` does not load LightGBM and MLflow.
+_EXPORTS = {
+    "FeatureEncoder": "models.features",
+    "Reason": "models.recommend",
+    "Schema": "models.schema",
+    "SchemaError": "models.schema",
+    "ServiceNeedModel": "models.model",
+    "Suggestion": "models.recommend",
+    "UnknownCategoryError": "models.features",
+    "load_model": "models.artifact",
+    "load_schema": "models.schema",
+    "recommend": "models.recommend",
+    "resolve_model_uri": "models.artifact",
+    "save_model": "models.artifact",
+}
 __all__ = [
     "FeatureEncoder",
     "Reason",
@@ -29,3 +50,9 @@ __all__ = [
     "resolve_model_uri",
     "save_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")

@@ -134,7 +134,7 @@ def test_override_promotes_and_records_who_when_why(tracked: Any, tmp_path: Path
     )
     assert result.override is not None
     client = MlflowClient()
-    assert client.get_registered_model(NAME).aliases["production"] == tracked.model_version
+    assert str(client.get_registered_model(NAME).aliases["production"]) == tracked.model_version
     tags = client.get_model_version(NAME, tracked.model_version).tags
     assert tags[TAG_OVERRIDE_BY] == "auditor-anna"
     assert tags[TAG_OVERRIDE_REASON].startswith("pilot with caseworker review")
