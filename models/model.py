@@ -6,6 +6,7 @@ nothing in it is ever unpickled.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pandas as pd
 from models.calibration import Calibrator
 from models.features import FeatureEncoder
 from models.schema import Schema
+from models.single_row import SingleRowPredictors
 
 MSG_MISSING_SERVICE = "no booster for service {service!r}; the model has {services}"
 
@@ -63,10 +65,33 @@ class ServiceNeedModel:
         self._feature_to_field_matrix = np.zeros((len(field_index), len(field_index)))
         for feature, field in enumerate(self.encoder.feature_to_field):
             self._feature_to_field_matrix[feature, field_index[field]] = 1.0
+        self._single_row: SingleRowPredictors | None = None
+        self._single_row_failed = False
+        self._single_row_lock = threading.Lock()
+
+    def _one_row(self, matrix: np.ndarray) -> tuple[SingleRowPredictors, np.ndarray] | None:
+        """The fast one-row path (see :mod:`models.single_row`) when ``matrix`` is one row."""
+        if matrix.shape[0] != 1 or self._single_row_failed or not self.services:
+            return None
+        if self._single_row is None:
+            with self._single_row_lock:
+                if self._single_row is None and not self._single_row_failed:
+                    try:
+                        boosters = [self.boosters[name] for name in self.services]
+                        self._single_row = SingleRowPredictors(boosters, matrix.shape[1])
+                    except Exception:  # an older LightGBM: keep the ordinary path
+                        self._single_row_failed = True
+        if self._single_row is None or self._single_row.num_features != matrix.shape[1]:
+            return None
+        return self._single_row, np.ascontiguousarray(matrix[0], dtype=np.float64)
 
     # -- prediction --------------------------------------------------------------------
     def raw_scores(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         """Raw booster scores (log-odds), shape (rows, services)."""
+        fast = self._one_row(matrix)
+        if fast is not None:
+            predictors, row = fast
+            return predictors.raw_scores(row)
         params: dict[str, Any] = {"num_threads": num_threads} if num_threads else {}
         columns = [
             self.boosters[name].predict(matrix, raw_score=True, **params) for name in self.services
@@ -112,6 +137,13 @@ class ServiceNeedModel:
         params: dict[str, Any] = {"num_threads": num_threads} if num_threads else {}
         rows, features = matrix.shape
         fields = self.encoder.feature_names
+        fast = self._one_row(matrix)
+        if fast is not None:
+            predictors, row = fast
+            contrib = predictors.contributions(row)
+            return (contrib[:, :-1] @ self._feature_to_field_matrix)[np.newaxis], contrib[
+                np.newaxis, :, -1
+            ]
         per_field = np.zeros((rows, len(self.services), len(fields)))
         base = np.zeros((rows, len(self.services)))
         for column, name in enumerate(self.services):

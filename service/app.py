@@ -47,13 +47,19 @@ class TarveAPI(FastAPI):
     """FastAPI whose OpenAPI document follows the served model."""
 
     _model_openapi: dict[str, Any] | None = None
-    _model_openapi_for: object = None
+    _model_openapi_for: tuple[object, object] | None = None
 
     def openapi(self) -> dict[str, Any]:
         holder: ModelHolder | None = getattr(self.state, "holder", None)
         served = holder.current if holder is not None else None
         base = super().openapi()
-        if self._model_openapi is not None and self._model_openapi_for is (served, base):
+        cached_for = self._model_openapi_for
+        if (
+            self._model_openapi is not None
+            and cached_for is not None
+            and cached_for[0] is served
+            and cached_for[1] is base
+        ):
             return self._model_openapi
         document = copy.deepcopy(base)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})

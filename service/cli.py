@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from service.settings import Settings
+if TYPE_CHECKING:  # the web stack is imported only by the subcommands that need it
+    from service.settings import Settings
 
 MSG_KEY_CREATED = """\
 Created {role} key {name!r}. It is shown only now; store it safely:
@@ -61,6 +62,7 @@ def register(subparsers: Any) -> None:
 
 def _database(settings: Settings | None = None) -> Any:
     from service.db import Database
+    from service.settings import Settings
 
     database = Database((settings or Settings()).database_url)
     database.upgrade()
@@ -71,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.settings import Settings
 
     overrides: dict[str, Any] = {}
     if args.model:
@@ -131,6 +134,8 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
+    from service.settings import Settings
+
     del args
     settings = Settings()
     _database(settings).dispose()

@@ -31,6 +31,7 @@ from training.data import load_training_frame
 from training.evaluate import LOGISTIC, MODEL, ORACLE, PREVALENCE, check_targets, evaluate_systems
 from training.fit import fit_services
 from training.model_card import render_model_card, write_model_card
+from training.plots import PlotJob, PlotTask
 from training.progress import ProgressReporter
 from training.report import build_report, write_report
 from training.split import SplitIndices, split_rows
@@ -130,8 +131,24 @@ def train(
     reporter = reporter or ProgressReporter(enabled=config.progress)
     # BLAS threads only help large dense algebra; on shared cores their spinning makes
     # the baselines and the audit many times slower. LightGBM keeps its own threads.
-    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-        return _train(data, schema=schema, config=config, reporter=reporter)
+    with (
+        threadpool_limits(limits=BLAS_THREADS, user_api="blas"),
+        tempfile.TemporaryDirectory(prefix="tarve_train_") as scratch,
+    ):
+        jobs: list[PlotJob] = []
+        try:
+            return _train(
+                data,
+                schema=schema,
+                config=config,
+                reporter=reporter,
+                scratch=Path(scratch),
+                jobs=jobs,
+            )
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            raise
 
 
 def _train(
@@ -140,6 +157,8 @@ def _train(
     schema: Schema,
     config: TrainConfig,
     reporter: ProgressReporter,
+    scratch: Path,
+    jobs: list[PlotJob],
 ) -> TrainResult:
     trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     services = [label.name for label in schema.labels]
@@ -190,12 +209,14 @@ def _train(
     name = config.tracking.registered_model_name
     from fairness.audit import data_fingerprint
 
+    with reporter.step("fingerprint data"):
+        fingerprint = data_fingerprint(frame)
     metadata: dict[str, Any] = {
         "name": name,
         "trained_at": trained_at.isoformat(),
         "schema": schema.name,
         "schema_fingerprint": schema.fingerprint(),
-        "data_fingerprint": data_fingerprint(frame),
+        "data_fingerprint": fingerprint,
         "rows": len(frame),
         "split": {"method": split.method, "cutoff": split.cutoff, "sizes": split.sizes()},
         "best_iterations": {s: fitted.services[s].best_iteration for s in services},
@@ -209,9 +230,15 @@ def _train(
         metadata=metadata,
     )
 
-    with reporter.step("evaluate"):
+    with reporter.step("score test split, start plots"):
         test_raw = model.raw_scores(test_matrix)
-        scores = {MODEL: model.calibrate(test_raw)}
+        calibrated_test = model.calibrate(test_raw)
+        plots = _start_plots(
+            model, config, scratch, test_labels, test_raw, calibrated_test, test_matrix
+        )
+    jobs.extend([plots] if plots else [])
+    with reporter.step("evaluate"):
+        scores = {MODEL: calibrated_test}
         oracle = _oracle_scores(frame.iloc[split.test], schema)
         if oracle is not None:
             scores[ORACLE] = oracle
@@ -279,32 +306,19 @@ def _train(
         split=split,
         step_seconds=reporter.step_seconds,
     )
-    plot_inputs = _PlotInputs(
-        test_labels=test_labels,
-        raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
-        calibrated=scores[MODEL],
-        shap_rows=test_matrix[
-            _sample(
-                np.arange(len(test_matrix)),
-                config.tracking.shap_sample,
-                config.evaluation.seed,
-            )
-        ],
-    )
     del matrix
     if not config.tracking.enabled:
-        _finish_artifacts(result, test_frame, profile, config, reporter, plot_inputs=None)
+        _finish_artifacts(result, test_frame, profile, config, reporter, plots=None)
         return result
 
     from training import tracking
 
-    with tracking.mlflow_run(config.tracking) as run, tempfile.TemporaryDirectory() as scratch:
-        plot_inputs.directory = Path(scratch) / PLOTS_DIR
+    with tracking.mlflow_run(config.tracking) as run:
         result.run_id = run.run_id
         model.metadata["run_id"] = run.run_id
         if config.tracking.register_model:
             model.metadata["version"] = tracking.next_version(name)
-        extra = _finish_artifacts(result, test_frame, profile, config, reporter, plot_inputs)
+        extra = _finish_artifacts(result, test_frame, profile, config, reporter, plots)
         with reporter.step("log to MLflow and register"):
             version_tags = {
                 tracking.TAG_SCHEMA: schema.name,
@@ -346,22 +360,13 @@ def _train(
     return result
 
 
-@dataclass
-class _PlotInputs:
-    test_labels: np.ndarray
-    raw_probability: np.ndarray
-    calibrated: np.ndarray
-    shap_rows: np.ndarray
-    directory: Path | None = None
-
-
 def _finish_artifacts(
     result: TrainResult,
     test_frame: pd.DataFrame,
     profile: dict[str, Any],
     config: TrainConfig,
     reporter: ProgressReporter,
-    plot_inputs: _PlotInputs | None,
+    plots: PlotJob | None,
 ) -> dict[str, list[Path]]:
     """Audit, write the artifact directory and plots; return files to log by folder."""
     model = result.model
@@ -409,28 +414,33 @@ def _finish_artifacts(
         "data": [profile_path],
         "fairness": fairness_files,
     }
-    if plot_inputs is not None and config.tracking.plots:
-        with reporter.step("plots (calibration, SHAP)"):
-            files["plots"] = _plots(model, plot_inputs, plot_inputs.directory or directory)
+    if plots is not None:
+        with reporter.step("plots (calibration, SHAP; waited for)"):
+            files["plots"] = plots.result()
     return files
 
 
-def _plots(model: ServiceNeedModel, inputs: _PlotInputs, directory: Path) -> list[Path]:
-    from training.plots import calibration_curve_plot, shap_summary_plots
-
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for column, service in enumerate(model.services):
-        paths.append(
-            calibration_curve_plot(
-                inputs.test_labels[:, column],
-                {
-                    "raw": inputs.raw_probability[:, column],
-                    "calibrated": inputs.calibrated[:, column],
-                },
-                service=service,
-                path=directory / f"calibration_{service}.png",
-            )
-        )
-    paths += shap_summary_plots(model, inputs.shap_rows, directory=directory)
-    return paths
+def _start_plots(
+    model: ServiceNeedModel,
+    config: TrainConfig,
+    scratch: Path,
+    test_labels: np.ndarray,
+    test_raw: np.ndarray,
+    calibrated_test: np.ndarray,
+    test_matrix: np.ndarray,
+) -> PlotJob | None:
+    """Start drawing the run's plots in a child process (None when no plots are logged)."""
+    if not (config.tracking.enabled and config.tracking.plots):
+        return None
+    shap_rows = _sample(
+        np.arange(len(test_matrix)), config.tracking.shap_sample, config.evaluation.seed
+    )
+    task = PlotTask(
+        model_dir=model.save(scratch / "plot_model"),
+        directory=scratch / PLOTS_DIR,
+        test_labels=test_labels,
+        raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
+        calibrated=calibrated_test,
+        shap_rows=test_matrix[shap_rows],
+    )
+    return PlotJob(task)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -102,3 +103,68 @@ def shap_summary_plots(
         plt.close("all")
         paths.append(path)
     return paths
+
+
+@dataclass(frozen=True)
+class PlotTask:
+    """Everything the plots need, small enough to send to another process."""
+
+    model_dir: Path
+    directory: Path
+    test_labels: np.ndarray
+    raw_probability: np.ndarray
+    calibrated: np.ndarray
+    shap_rows: np.ndarray
+
+
+def render_plots(task: PlotTask) -> list[Path]:
+    """Draw every calibration curve and SHAP summary of ``task`` (runs in a child process)."""
+    from models.artifact import load_model
+
+    model = load_model(task.model_dir)
+    task.directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for column, service in enumerate(model.services):
+        paths.append(
+            calibration_curve_plot(
+                task.test_labels[:, column],
+                {
+                    "raw": task.raw_probability[:, column],
+                    "calibrated": task.calibrated[:, column],
+                },
+                service=service,
+                path=task.directory / f"calibration_{service}.png",
+            )
+        )
+    paths += shap_summary_plots(model, task.shap_rows, directory=task.directory)
+    return paths
+
+
+class PlotJob:
+    """Plots drawn in a separate (spawned) process while training goes on.
+
+    Drawing is single-threaded Python and matplotlib; on a multi-core machine it runs
+    beside evaluation and the fairness audit instead of after them.
+    """
+
+    def __init__(self, task: PlotTask) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the parent has OpenMP threads (LightGBM) a fork would break.
+        self._executor = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+        self._future = self._executor.submit(render_plots, task)
+
+    def result(self) -> list[Path]:
+        """Wait for the plots and return their files (re-raises the child's error)."""
+        try:
+            return self._future.result()
+        finally:
+            self._executor.shutdown()
+
+    def cancel(self) -> None:
+        """Stop waiting for the plots (used when training fails)."""
+        self._future.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -40,6 +40,7 @@ TAG_PROMOTED_BY = "tarve.promoted_by"
 TAG_PROMOTED_AT = "tarve.promoted_at"
 MODEL_ARTIFACT_FOLDER = "artifacts/model"
 MAX_TAG_LENGTH = 4900
+LOGGED_MODEL_PREFIX = "models:/m-"
 
 
 class PromotionRefused(RuntimeError):
@@ -70,6 +71,17 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def logged_model_id(model_version: Any) -> str | None:
+    """The MLflow logged-model id behind a registered version (``m-...``), if any."""
+    model_id = getattr(model_version, "model_id", None)
+    if model_id:
+        return str(model_id)
+    source = str(model_version.source or "")
+    if source.startswith(LOGGED_MODEL_PREFIX) and "/" not in source[len(LOGGED_MODEL_PREFIX) :]:
+        return "m-" + source[len(LOGGED_MODEL_PREFIX) :]
+    return None
 
 
 def read_version_audit(name: str, version: str) -> tuple[dict[str, Any] | None, Path]:
@@ -180,7 +192,7 @@ def _store_override(
         html_path = Path(scratch) / FAIRNESS_HTML
         json_path.write_text(report.to_json(indent=1), "utf-8")
         html_path.write_text(report.to_html(), "utf-8")
-        model_id = getattr(model_version, "model_id", None)
+        model_id = logged_model_id(model_version)
         for path in (json_path, html_path):
             if model_id:
                 client.log_model_artifact(model_id, str(path), MODEL_ARTIFACT_FOLDER)
