@@ -81,6 +81,11 @@ def new_token(role: Role) -> str:
     return f"tarve_{role.value}_{secrets.token_urlsafe(32)}"
 
 
+def key_prefix(token: str, role: Role) -> str:
+    """How a key is recognised in listings: ``tarve_<role>_`` and 6 of its 43 random characters."""
+    return token[: len(f"tarve_{role.value}_") + 6] + "…"
+
+
 def check_key_name(name: str) -> None:
     if not KEY_NAME_PATTERN.match(name):
         raise InvalidKeyName(MSG_BAD_NAME)
@@ -105,7 +110,7 @@ def create_key(database: Database, *, name: str, role: Role | str) -> tuple[KeyI
         name=name,
         role=role.value,
         key_hash=hash_key(token),
-        prefix=token[:16],
+        prefix=key_prefix(token, role),
         created_at=utc_now(),
     )
     try:

@@ -115,11 +115,11 @@ def _keys_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no keys; create one with: tarve keys create --role caseworker --name NAME")
         return 0
-    print(f"{'name':<30} {'role':<11} {'prefix':<17} {'created (UTC)':<20} revoked")
+    print(f"{'name':<30} {'role':<11} {'key begins':<25} {'created (UTC)':<20} revoked")
     for info in rows:
         revoked = info.revoked_at.strftime("%Y-%m-%d %H:%M") if info.revoked_at else "-"
         created = info.created_at.strftime("%Y-%m-%d %H:%M")
-        print(f"{info.name:<30} {info.role.value:<11} {info.prefix:<17} {created:<20} {revoked}")
+        print(f"{info.name:<30} {info.role.value:<11} {info.prefix:<25} {created:<20} {revoked}")
     return 0
 
 

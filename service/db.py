@@ -73,7 +73,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 

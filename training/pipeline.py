@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,15 @@ from models.model import ServiceNeedModel
 from models.schema import Schema, load_schema
 from models.store import tarve_home
 from training.audit import FairnessOutcome, audit_test_split
-from training.baselines import LogisticBaseline, PrevalenceBaseline
+from training.background import ChildProcess
+from training.baselines import PrevalenceBaseline, logistic_baseline_scores
 from training.calibrate import calibrate_services
 from training.config import TrainConfig
 from training.data import load_training_frame
 from training.evaluate import LOGISTIC, MODEL, ORACLE, PREVALENCE, check_targets, evaluate_systems
 from training.fit import fit_services
 from training.model_card import render_model_card, write_model_card
-from training.plots import PlotJob, PlotTask
+from training.plots import PlotTask, render_plots
 from training.progress import ProgressReporter
 from training.report import build_report, write_report
 from training.split import SplitIndices, split_rows
@@ -134,21 +136,16 @@ def train(
     with (
         threadpool_limits(limits=BLAS_THREADS, user_api="blas"),
         tempfile.TemporaryDirectory(prefix="tarve_train_") as scratch,
+        ExitStack() as stack,
     ):
-        jobs: list[PlotJob] = []
-        try:
-            return _train(
-                data,
-                schema=schema,
-                config=config,
-                reporter=reporter,
-                scratch=Path(scratch),
-                jobs=jobs,
-            )
-        except BaseException:
-            for job in jobs:
-                job.cancel()
-            raise
+        return _train(
+            data,
+            schema=schema,
+            config=config,
+            reporter=reporter,
+            scratch=Path(scratch),
+            stack=stack,
+        )
 
 
 def _train(
@@ -158,11 +155,12 @@ def _train(
     config: TrainConfig,
     reporter: ProgressReporter,
     scratch: Path,
-    jobs: list[PlotJob],
+    stack: ExitStack,
 ) -> TrainResult:
     trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     services = [label.name for label in schema.labels]
     label_columns = schema.label_columns
+    name = config.tracking.registered_model_name
 
     with reporter.step("validate"):
         frame, profile = load_training_frame(data, schema=schema)
@@ -173,14 +171,18 @@ def _train(
         encoder = FeatureEncoder(schema)
         matrix = encoder.encode_frame(frame)
         labels = frame[label_columns].to_numpy(dtype=np.int8)
-        train_matrix, train_labels = matrix[split.train], labels[split.train]
         calibration_matrix = matrix[split.calibration]
         calibration_labels = labels[split.calibration]
         test_matrix, test_labels = matrix[split.test], labels[split.test]
+    warm_up = None
+    if config.tracking.enabled:
+        from training.tracking import StoreWarmUp
+
+        warm_up = StoreWarmUp(config.tracking)
     with reporter.step(f"fit {len(services)} services"):
         fitted = fit_services(
-            train_matrix,
-            train_labels,
+            matrix[split.train],
+            labels[split.train],
             calibration_matrix,
             calibration_labels,
             services=services,
@@ -194,8 +196,8 @@ def _train(
     uncalibrated = ServiceNeedModel(
         schema=schema,
         boosters=fitted.boosters,
-        calibrators={name: IdentityCalibrator() for name in services},
-        thresholds={name: 0.5 for name in services},
+        calibrators={service: IdentityCalibrator() for service in services},
+        thresholds={service: 0.5 for service in services},
     )
     with reporter.step("calibrate"):
         choices = calibrate_services(
@@ -205,53 +207,103 @@ def _train(
             calibration_config=config.calibration,
             threshold_config=config.threshold,
         )
-    del train_matrix, calibration_matrix
-    name = config.tracking.registered_model_name
+    del calibration_matrix
     from fairness.audit import data_fingerprint
 
     with reporter.step("fingerprint data"):
         fingerprint = data_fingerprint(frame)
-    metadata: dict[str, Any] = {
-        "name": name,
-        "trained_at": trained_at.isoformat(),
-        "schema": schema.name,
-        "schema_fingerprint": schema.fingerprint(),
-        "data_fingerprint": fingerprint,
-        "rows": len(frame),
-        "split": {"method": split.method, "cutoff": split.cutoff, "sizes": split.sizes()},
-        "best_iterations": {s: fitted.services[s].best_iteration for s in services},
-        "calibrators": {s: choices[s].method for s in services},
-    }
     model = ServiceNeedModel(
         schema=schema,
         boosters=fitted.boosters,
         calibrators={s: choices[s].calibrator for s in services},
         thresholds={s: choices[s].threshold for s in services},
-        metadata=metadata,
+        metadata={
+            "name": name,
+            "trained_at": trained_at.isoformat(),
+            "schema": schema.name,
+            "schema_fingerprint": schema.fingerprint(),
+            "data_fingerprint": fingerprint,
+            "rows": len(frame),
+            "split": {"method": split.method, "cutoff": split.cutoff, "sizes": split.sizes()},
+            "best_iterations": {s: fitted.services[s].best_iteration for s in services},
+            "calibrators": {s: choices[s].method for s in services},
+        },
     )
+    result = TrainResult(
+        model=model,
+        artifact_dir=Path(config.output_dir or _default_artifact_dir(name, trained_at)),
+        report={},
+        fairness=None,
+        split=split,
+        step_seconds=reporter.step_seconds,
+    )
+    run = None
+    if warm_up is not None:
+        from training import tracking
 
-    with reporter.step("score test split, start plots"):
+        with reporter.step("open MLflow run"):
+            warm_up.wait()
+            run = stack.enter_context(tracking.mlflow_run(config.tracking))
+            result.run_id = run.run_id
+            model.metadata["run_id"] = run.run_id
+            if config.tracking.register_model:
+                model.metadata["version"] = tracking.next_version(name)
+
+    # Side work in a second process: the logistic baseline, then the plots.
+    child = ChildProcess()
+    stack.callback(child.close, cancel=True)
+    with reporter.step("score test split, start side work"):
         test_raw = model.raw_scores(test_matrix)
         calibrated_test = model.calibrate(test_raw)
-        plots = _start_plots(
-            model, config, scratch, test_labels, test_raw, calibrated_test, test_matrix
-        )
-    jobs.extend([plots] if plots else [])
-    with reporter.step("evaluate"):
-        scores = {MODEL: calibrated_test}
-        oracle = _oracle_scores(frame.iloc[split.test], schema)
-        if oracle is not None:
-            scores[ORACLE] = oracle
         baseline_rows = _sample(
             split.train, config.evaluation.baseline_sample, config.evaluation.seed
         )
-        categorical_columns = [
-            encoder.feature_names.index(name) for name in encoder.categorical_features
-        ]
-        logistic = LogisticBaseline(
-            categorical_columns=categorical_columns, c=config.evaluation.logistic_c
-        ).fit(matrix[baseline_rows], labels[baseline_rows])
-        scores[LOGISTIC] = logistic.predict(test_matrix)
+        logistic_future = child.submit(
+            logistic_baseline_scores,
+            matrix[baseline_rows],
+            labels[baseline_rows],
+            test_matrix,
+            categorical_columns=[
+                encoder.feature_names.index(feature) for feature in encoder.categorical_features
+            ],
+            c=config.evaluation.logistic_c,
+        )
+        plots_future = None
+        if run is not None and config.tracking.plots:
+            shap_rows = _sample(
+                np.arange(len(test_matrix)), config.tracking.shap_sample, config.evaluation.seed
+            )
+            task = PlotTask(
+                model_dir=model.save(scratch / "plot_model"),
+                directory=scratch / PLOTS_DIR,
+                test_labels=test_labels,
+                raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
+                calibrated=calibrated_test,
+                shap_rows=test_matrix[shap_rows],
+            )
+            plots_future = child.submit(render_plots, task)
+    test_frame = frame.iloc[split.test]
+    del matrix
+    with reporter.step("fairness audit"):
+        result.fairness = audit_test_split(
+            model,
+            test_frame,
+            config=config.fairness,
+            metadata={"split": "test"},
+            top_k=config.evaluation.top_k,
+        )
+    if result.fairness is not None:
+        failures = len(result.fairness.gate_failures)
+        reporter.note(
+            f"  fairness verdict: {result.fairness.verdict}"
+            + (f" ({failures} gating failures)" if failures else "")
+        )
+    with reporter.step("evaluate"):
+        scores = {MODEL: calibrated_test}
+        oracle = _oracle_scores(test_frame, schema)
+        if oracle is not None:
+            scores[ORACLE] = oracle
+        scores[LOGISTIC] = logistic_future.result()
         scores[PREVALENCE] = PrevalenceBaseline().fit(labels[split.train]).predict(len(split.test))
         evaluation = evaluate_systems(
             test_labels,
@@ -261,10 +313,10 @@ def _train(
             thresholds=model.thresholds,
         )
         targets = check_targets(evaluation, top_k=config.evaluation.top_k)
-    report = build_report(
+    result.report = build_report(
         evaluation=evaluation,
         targets=targets,
-        split=metadata["split"],
+        split=model.metadata["split"],
         calibration={
             s: {
                 "method": choices[s].method,
@@ -279,168 +331,91 @@ def _train(
         },
         model={
             "name": name,
+            "version": model.metadata.get("version"),
             "schema": schema.name,
             "schema_fingerprint": schema.fingerprint(),
-            "trained_at": metadata["trained_at"],
+            "trained_at": model.metadata["trained_at"],
         },
     )
-    ranking = report["ranking"][MODEL]
-    model.metadata["metrics"] = {
-        key: value for key, value in ranking.items() if key != "clients_with_need"
-    }
-    model.metadata["metrics"]["mean_roc_auc"] = float(
-        np.nanmean([entry[MODEL]["roc_auc"] or np.nan for entry in report["services"].values()])
-    )
-
-    test_frame = frame.iloc[split.test]
-    example_frame = test_frame.head(200)
-    from training.tracking import input_example
-
-    example = input_example(example_frame, schema, rows=config.tracking.input_example_rows)
-    artifact_dir = config.output_dir or _default_artifact_dir(name, trained_at)
-    result = TrainResult(
-        model=model,
-        artifact_dir=Path(artifact_dir),
-        report=report,
-        fairness=None,
-        split=split,
-        step_seconds=reporter.step_seconds,
-    )
-    del matrix
-    if not config.tracking.enabled:
-        _finish_artifacts(result, test_frame, profile, config, reporter, plots=None)
+    ranking = result.report["ranking"][MODEL]
+    headline = {key: value for key, value in ranking.items() if key != "clients_with_need"}
+    aucs = [entry[MODEL]["roc_auc"] for entry in result.report["services"].values()]
+    headline["mean_roc_auc"] = float(np.mean([auc for auc in aucs if auc is not None]))
+    model.metadata["metrics"] = headline
+    with reporter.step("write model artifact"):
+        files = _write_artifacts(result, profile)
+    if run is None:
         return result
 
     from training import tracking
 
-    with tracking.mlflow_run(config.tracking) as run:
-        result.run_id = run.run_id
-        model.metadata["run_id"] = run.run_id
-        if config.tracking.register_model:
-            model.metadata["version"] = tracking.next_version(name)
-        extra = _finish_artifacts(result, test_frame, profile, config, reporter, plots)
-        with reporter.step("log to MLflow and register"):
-            version_tags = {
-                tracking.TAG_SCHEMA: schema.name,
-                tracking.TAG_SCHEMA_FINGERPRINT: schema.fingerprint(),
-                tracking.TAG_DATA_FINGERPRINT: str(metadata["data_fingerprint"]),
-            }
-            if result.fairness is not None:
-                version_tags[tracking.TAG_FAIRNESS_VERDICT] = result.fairness.verdict
-                version_tags[tracking.TAG_FAIRNESS_FAILURES] = str(
-                    len(result.fairness.gate_failures)
-                )
-            registered = tracking.log_run(
-                run=run,
-                params={
-                    **config.flat(),
-                    "schema": schema.name,
-                    "schema_fingerprint": schema.fingerprint(),
-                    "rows": len(frame),
-                    "split_method": split.method,
-                },
-                report=report,
-                artifact_dir=result.artifact_dir,
-                extra_artifacts=extra,
-                schema=schema,
-                services=services,
-                example=example,
-                config=config.tracking,
-                version_tags=version_tags,
+    if plots_future is not None:
+        with reporter.step("plots (calibration, SHAP; waited for)"):
+            files["plots"] = plots_future.result()
+    with reporter.step("log to MLflow and register"):
+        version_tags = {
+            tracking.TAG_SCHEMA: schema.name,
+            tracking.TAG_SCHEMA_FINGERPRINT: schema.fingerprint(),
+            tracking.TAG_DATA_FINGERPRINT: fingerprint,
+        }
+        if result.fairness is not None:
+            version_tags[tracking.TAG_FAIRNESS_VERDICT] = result.fairness.verdict
+            version_tags[tracking.TAG_FAIRNESS_FAILURES] = str(len(result.fairness.gate_failures))
+        registered = tracking.log_run(
+            run=run,
+            params={
+                **config.flat(),
+                "schema": schema.name,
+                "schema_fingerprint": schema.fingerprint(),
+                "rows": len(frame),
+                "split_method": split.method,
+            },
+            report=result.report,
+            artifact_dir=result.artifact_dir,
+            extra_artifacts=files,
+            schema=schema,
+            services=services,
+            example=tracking.input_example(
+                test_frame.head(200), schema, rows=config.tracking.input_example_rows
+            ),
+            config=config.tracking,
+            version_tags=version_tags,
+        )
+    if registered is not None:
+        result.model_version = registered.version
+        result.registered_model_name = registered.name
+        result.model_uri = registered.model_uri
+        if registered.version != model.metadata.get("version"):
+            reporter.note(
+                f"[yellow]registered as version {registered.version}, not the expected "
+                f"{model.metadata.get('version')} (concurrent registration)[/yellow]"
             )
-        if registered is not None:
-            result.model_version = registered.version
-            result.registered_model_name = registered.name
-            result.model_uri = registered.model_uri
-            if registered.version != model.metadata.get("version"):
-                reporter.note(
-                    f"[yellow]registered as version {registered.version}, not the expected "
-                    f"{model.metadata.get('version')} (concurrent registration)[/yellow]"
-                )
     return result
 
 
-def _finish_artifacts(
-    result: TrainResult,
-    test_frame: pd.DataFrame,
-    profile: dict[str, Any],
-    config: TrainConfig,
-    reporter: ProgressReporter,
-    plots: PlotJob | None,
-) -> dict[str, list[Path]]:
-    """Audit, write the artifact directory and plots; return files to log by folder."""
+def _write_artifacts(result: TrainResult, profile: dict[str, Any]) -> dict[str, list[Path]]:
+    """Write the artifact directory (model, reports, card); return files to log by folder."""
     model = result.model
-    with reporter.step("fairness audit"):
-        result.fairness = audit_test_split(
-            model,
-            test_frame,
-            config=config.fairness,
-            metadata={"split": "test"},
-            top_k=config.evaluation.top_k,
-        )
-    if result.fairness is not None:
-        reporter.note(
-            f"  fairness verdict: {result.fairness.verdict}"
-            + (
-                f" ({len(result.fairness.gate_failures)} gating failures)"
-                if result.fairness.gate_failures
-                else ""
-            )
-        )
-    with reporter.step("write model artifact"):
-        directory = result.artifact_dir
-        model.save(directory)
-        evaluation_files = list(write_report(result.report, directory))
-        profile_path = directory / DATA_PROFILE
-        profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")
-        fairness_files = result.fairness.write(directory) if result.fairness else []
-        card = render_model_card(
-            schema=model.schema,
-            report=result.report,
-            metadata=model.metadata,
-            fairness=(
-                {
-                    "verdict": result.fairness.verdict,
-                    "failures": len(result.fairness.gate_failures),
-                }
-                if result.fairness
-                else None
-            ),
-        )
-        card_path = write_model_card(card, directory)
-    files: dict[str, list[Path]] = {
+    directory = result.artifact_dir
+    model.save(directory)
+    evaluation_files = list(write_report(result.report, directory))
+    profile_path = directory / DATA_PROFILE
+    profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")
+    fairness_files = result.fairness.write(directory) if result.fairness else []
+    card = render_model_card(
+        schema=model.schema,
+        report=result.report,
+        metadata=model.metadata,
+        fairness=(
+            {"verdict": result.fairness.verdict, "failures": len(result.fairness.gate_failures)}
+            if result.fairness
+            else None
+        ),
+    )
+    card_path = write_model_card(card, directory)
+    return {
         "evaluation": evaluation_files,
         "": [card_path],
         "data": [profile_path],
         "fairness": fairness_files,
     }
-    if plots is not None:
-        with reporter.step("plots (calibration, SHAP; waited for)"):
-            files["plots"] = plots.result()
-    return files
-
-
-def _start_plots(
-    model: ServiceNeedModel,
-    config: TrainConfig,
-    scratch: Path,
-    test_labels: np.ndarray,
-    test_raw: np.ndarray,
-    calibrated_test: np.ndarray,
-    test_matrix: np.ndarray,
-) -> PlotJob | None:
-    """Start drawing the run's plots in a child process (None when no plots are logged)."""
-    if not (config.tracking.enabled and config.tracking.plots):
-        return None
-    shap_rows = _sample(
-        np.arange(len(test_matrix)), config.tracking.shap_sample, config.evaluation.seed
-    )
-    task = PlotTask(
-        model_dir=model.save(scratch / "plot_model"),
-        directory=scratch / PLOTS_DIR,
-        test_labels=test_labels,
-        raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
-        calibrated=calibrated_test,
-        shap_rows=test_matrix[shap_rows],
-    )
-    return PlotJob(task)

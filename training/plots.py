@@ -138,33 +138,3 @@ def render_plots(task: PlotTask) -> list[Path]:
         )
     paths += shap_summary_plots(model, task.shap_rows, directory=task.directory)
     return paths
-
-
-class PlotJob:
-    """Plots drawn in a separate (spawned) process while training goes on.
-
-    Drawing is single-threaded Python and matplotlib; on a multi-core machine it runs
-    beside evaluation and the fairness audit instead of after them.
-    """
-
-    def __init__(self, task: PlotTask) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn, not fork: the parent has OpenMP threads (LightGBM) a fork would break.
-        self._executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
-        )
-        self._future = self._executor.submit(render_plots, task)
-
-    def result(self) -> list[Path]:
-        """Wait for the plots and return their files (re-raises the child's error)."""
-        try:
-            return self._future.result()
-        finally:
-            self._executor.shutdown()
-
-    def cancel(self) -> None:
-        """Stop waiting for the plots (used when training fails)."""
-        self._future.cancel()
-        self._executor.shutdown(wait=True, cancel_futures=True)

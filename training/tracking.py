@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,6 +95,35 @@ def mlflow_run(config: TrackingConfig) -> Iterator[RunInfo]:
         yield RunInfo(
             run_id=run.info.run_id, experiment_id=experiment.experiment_id, tracking_uri=uri
         )
+
+
+class StoreWarmUp:
+    """Import MLflow and open (or create) the tracking store in a background thread.
+
+    Importing MLflow and creating a fresh SQLite store take seconds of pure Python;
+    started before fitting, they run while LightGBM (which releases the GIL) works.
+    """
+
+    def __init__(self, config: TrackingConfig) -> None:
+        self._config = config
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mlflow-warm-up", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            import mlflow
+
+            configure_mlflow()
+            mlflow.get_experiment_by_name(self._config.experiment)
+        except BaseException as exc:  # reported when the run starts
+            self._error = exc
+
+    def wait(self) -> None:
+        """Block until the warm-up is done; re-raise its error."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def next_version(name: str) -> str:
