@@ -34,6 +34,14 @@ class FairnessOutcome:
         payload: dict[str, Any] = self.report.to_dict()
         return payload
 
+    def stamp(self, **model_fields: Any) -> None:
+        """Add fields (e.g. version, run id known only later) to the report's model section."""
+        from fairness.report_json import AuditReport
+
+        payload = self.report.to_dict()
+        payload["model"].update(model_fields)
+        self.report = AuditReport.from_dict(payload)
+
     def write(self, directory: Path) -> list[Path]:
         """Write ``fairness_audit.json`` and ``fairness_audit.html`` into ``directory``."""
         json_path = directory / FAIRNESS_JSON

@@ -102,22 +102,3 @@ class LogisticBaseline:
             for model in self.models_
         ]
         return np.column_stack(columns)
-
-
-def logistic_baseline_scores(
-    train_matrix: np.ndarray,
-    train_labels: np.ndarray,
-    test_matrix: np.ndarray,
-    *,
-    categorical_columns: Sequence[int],
-    c: float,
-) -> np.ndarray:
-    """Fit :class:`LogisticBaseline` and score the test rows (runs in a child process).
-
-    BLAS is limited to one thread, as in the rest of training.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        model = LogisticBaseline(categorical_columns=categorical_columns, c=c)
-        return model.fit(train_matrix, train_labels).predict(test_matrix)

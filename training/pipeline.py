@@ -26,14 +26,14 @@ from models.schema import Schema, load_schema
 from models.store import tarve_home
 from training.audit import FairnessOutcome, audit_test_split
 from training.background import ChildProcess
-from training.baselines import PrevalenceBaseline, logistic_baseline_scores
+from training.baselines import LogisticBaseline, PrevalenceBaseline
 from training.calibrate import calibrate_services
 from training.config import TrainConfig
 from training.data import load_training_frame
 from training.evaluate import LOGISTIC, MODEL, ORACLE, PREVALENCE, check_targets, evaluate_systems
 from training.fit import fit_services
 from training.model_card import render_model_card, write_model_card
-from training.plots import PlotTask, render_plots
+from training.plots import ShapPlotTask, calibration_plots, render_shap_plots
 from training.progress import ProgressReporter
 from training.report import build_report, write_report
 from training.split import SplitIndices, split_rows
@@ -174,11 +174,9 @@ def _train(
         calibration_matrix = matrix[split.calibration]
         calibration_labels = labels[split.calibration]
         test_matrix, test_labels = matrix[split.test], labels[split.test]
-    warm_up = None
-    if config.tracking.enabled:
-        from training.tracking import StoreWarmUp
-
-        warm_up = StoreWarmUp(config.tracking)
+    plots_wanted = config.tracking.enabled and config.tracking.plots
+    child = ChildProcess()
+    stack.callback(child.close, cancel=True)
     with reporter.step(f"fit {len(services)} services"):
         fitted = fit_services(
             matrix[split.train],
@@ -193,6 +191,13 @@ def _train(
             tune_config=config.tune,
             reporter=reporter,
         )
+    store_warm_up = None
+    if config.tracking.enabled:
+        # Import MLflow and open the store in a thread while calibration and the audit
+        # run (during the fit it would only take CPU from LightGBM's threads).
+        from training.tracking import StoreWarmUp
+
+        store_warm_up = StoreWarmUp(config.tracking)
     uncalibrated = ServiceNeedModel(
         schema=schema,
         boosters=fitted.boosters,
@@ -237,59 +242,28 @@ def _train(
         split=split,
         step_seconds=reporter.step_seconds,
     )
-    run = None
-    if warm_up is not None:
-        from training import tracking
-
-        with reporter.step("open MLflow run"):
-            warm_up.wait()
-            run = stack.enter_context(tracking.mlflow_run(config.tracking))
-            result.run_id = run.run_id
-            model.metadata["run_id"] = run.run_id
-            if config.tracking.register_model:
-                model.metadata["version"] = tracking.next_version(name)
-
-    # Side work in a second process: the logistic baseline, then the plots.
-    child = ChildProcess()
-    stack.callback(child.close, cancel=True)
-    with reporter.step("score test split, start side work"):
+    with reporter.step("score test split"):
         test_raw = model.raw_scores(test_matrix)
         calibrated_test = model.calibrate(test_raw)
-        baseline_rows = _sample(
-            split.train, config.evaluation.baseline_sample, config.evaluation.seed
-        )
-        logistic_future = child.submit(
-            logistic_baseline_scores,
-            matrix[baseline_rows],
-            labels[baseline_rows],
-            test_matrix,
-            categorical_columns=[
-                encoder.feature_names.index(feature) for feature in encoder.categorical_features
-            ],
-            c=config.evaluation.logistic_c,
-        )
-        plots_future = None
-        if run is not None and config.tracking.plots:
+        shap_future = None
+        if plots_wanted:
+            # SHAP summaries are drawn in the child process while the audit runs here.
             shap_rows = _sample(
                 np.arange(len(test_matrix)), config.tracking.shap_sample, config.evaluation.seed
             )
-            task = PlotTask(
+            task = ShapPlotTask(
                 model_dir=model.save(scratch / "plot_model"),
                 directory=scratch / PLOTS_DIR,
-                test_labels=test_labels,
-                raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
-                calibrated=calibrated_test,
-                shap_rows=test_matrix[shap_rows],
+                rows=test_matrix[shap_rows],
             )
-            plots_future = child.submit(render_plots, task)
+            shap_future = child.submit(render_shap_plots, task)
     test_frame = frame.iloc[split.test]
-    del matrix
     with reporter.step("fairness audit"):
         result.fairness = audit_test_split(
             model,
             test_frame,
             config=config.fairness,
-            metadata={"split": "test"},
+            metadata={"audited_split": "test"},
             top_k=config.evaluation.top_k,
         )
     if result.fairness is not None:
@@ -298,12 +272,34 @@ def _train(
             f"  fairness verdict: {result.fairness.verdict}"
             + (f" ({failures} gating failures)" if failures else "")
         )
+    run = None
+    if store_warm_up is not None:
+        from training import tracking
+
+        with reporter.step("open MLflow run"):
+            store_warm_up.wait()
+            run = stack.enter_context(tracking.mlflow_run(config.tracking))
+            result.run_id = run.run_id
+            model.metadata["run_id"] = run.run_id
+            if config.tracking.register_model:
+                model.metadata["version"] = tracking.next_version(name)
+            if result.fairness is not None:
+                result.fairness.stamp(run_id=run.run_id, version=model.metadata.get("version"))
     with reporter.step("evaluate"):
         scores = {MODEL: calibrated_test}
         oracle = _oracle_scores(test_frame, schema)
         if oracle is not None:
             scores[ORACLE] = oracle
-        scores[LOGISTIC] = logistic_future.result()
+        baseline_rows = _sample(
+            split.train, config.evaluation.baseline_sample, config.evaluation.seed
+        )
+        logistic = LogisticBaseline(
+            categorical_columns=[
+                encoder.feature_names.index(feature) for feature in encoder.categorical_features
+            ],
+            c=config.evaluation.logistic_c,
+        ).fit(matrix[baseline_rows], labels[baseline_rows])
+        scores[LOGISTIC] = logistic.predict(test_matrix)
         scores[PREVALENCE] = PrevalenceBaseline().fit(labels[split.train]).predict(len(split.test))
         evaluation = evaluate_systems(
             test_labels,
@@ -337,6 +333,7 @@ def _train(
             "trained_at": model.metadata["trained_at"],
         },
     )
+    del matrix
     ranking = result.report["ranking"][MODEL]
     headline = {key: value for key, value in ranking.items() if key != "clients_with_need"}
     aucs = [entry[MODEL]["roc_auc"] for entry in result.report["services"].values()]
@@ -349,9 +346,16 @@ def _train(
 
     from training import tracking
 
-    if plots_future is not None:
-        with reporter.step("plots (calibration, SHAP; waited for)"):
-            files["plots"] = plots_future.result()
+    if plots_wanted:
+        with reporter.step("plots (calibration; SHAP waited for)"):
+            files["plots"] = calibration_plots(
+                services,
+                test_labels,
+                {"raw": 1.0 / (1.0 + np.exp(-test_raw)), "calibrated": calibrated_test},
+                directory=scratch / PLOTS_DIR,
+            )
+            if shap_future is not None:
+                files["plots"] += shap_future.result()
     with reporter.step("log to MLflow and register"):
         version_tags = {
             tracking.TAG_SCHEMA: schema.name,

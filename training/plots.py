@@ -105,36 +105,38 @@ def shap_summary_plots(
     return paths
 
 
+def calibration_plots(
+    services: Sequence[str],
+    test_labels: np.ndarray,
+    curves: dict[str, np.ndarray],
+    *,
+    directory: Path,
+) -> list[Path]:
+    """``calibration_<service>.png`` for every service (curves: name -> rows x services)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        calibration_curve_plot(
+            test_labels[:, column],
+            {name: values[:, column] for name, values in curves.items()},
+            service=service,
+            path=directory / f"calibration_{service}.png",
+        )
+        for column, service in enumerate(services)
+    ]
+
+
 @dataclass(frozen=True)
-class PlotTask:
-    """Everything the plots need, small enough to send to another process."""
+class ShapPlotTask:
+    """What the SHAP plots need, small enough to send to another process."""
 
     model_dir: Path
     directory: Path
-    test_labels: np.ndarray
-    raw_probability: np.ndarray
-    calibrated: np.ndarray
-    shap_rows: np.ndarray
+    rows: np.ndarray
 
 
-def render_plots(task: PlotTask) -> list[Path]:
-    """Draw every calibration curve and SHAP summary of ``task`` (runs in a child process)."""
+def render_shap_plots(task: ShapPlotTask) -> list[Path]:
+    """Load the model from ``task.model_dir`` and draw its SHAP summaries (child process)."""
     from models.artifact import load_model
 
-    model = load_model(task.model_dir)
     task.directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for column, service in enumerate(model.services):
-        paths.append(
-            calibration_curve_plot(
-                task.test_labels[:, column],
-                {
-                    "raw": task.raw_probability[:, column],
-                    "calibrated": task.calibrated[:, column],
-                },
-                service=service,
-                path=task.directory / f"calibration_{service}.png",
-            )
-        )
-    paths += shap_summary_plots(model, task.shap_rows, directory=task.directory)
-    return paths
+    return shap_summary_plots(load_model(task.model_dir), task.rows, directory=task.directory)

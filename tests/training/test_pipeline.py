@@ -122,3 +122,19 @@ def test_bad_extract_file_stops_the_cli_with_exit_1(
     err = capsys.readouterr().err
     assert "training stopped" in err
     assert str(caught.value) in err
+
+
+def test_calibration_keeps_or_improves_test_log_loss(
+    trained_result: Any, small_register: pd.DataFrame
+) -> None:
+    from training.calibrate import clipped_log_loss
+
+    model = trained_result.model
+    rows = small_register.iloc[trained_result.split.test]
+    raw = model.raw_scores(model.encoder.encode_frame(rows))
+    calibrated = model.calibrate(raw)
+    for column, spec in enumerate(model.schema.labels):
+        label = rows[spec.column].to_numpy()
+        before = clipped_log_loss(label, 1 / (1 + np.exp(-raw[:, column])))
+        after = clipped_log_loss(label, calibrated[:, column])
+        assert after <= before + 0.01, spec.name

@@ -155,3 +155,14 @@ def test_promote_passes_under_a_lenient_policy(tracked: Any, tmp_path: Path) -> 
 def test_promote_unknown_version_is_an_error(tracked: Any) -> None:
     with pytest.raises(LookupError, match="has no version 999"):
         promote("999", name=NAME)
+
+
+def test_models_list_shows_versions_and_aliases(
+    tracked: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.cli import main
+
+    assert main(["models", "list", "--name", NAME]) == 0
+    listing = capsys.readouterr().out
+    line = next(row for row in listing.splitlines() if row.split()[0] == tracked.model_version)
+    assert "candidate" in line
