@@ -143,7 +143,7 @@ class FeatureEncoder:
         if problems:
             raise UnknownCategoryError(problems)
         if consents is not None:
-            per_record = _per_record_consents(consents, len(records))
+            per_record = per_record_consents(consents, len(records))
             for row, sources in enumerate(per_record):
                 self._mask_unconsented(matrix[row : row + 1], sources)
         return matrix
@@ -195,9 +195,10 @@ class FeatureEncoder:
         return code
 
 
-def _per_record_consents(
+def per_record_consents(
     consents: Sequence[Iterable[str]] | Iterable[str], count: int
 ) -> list[set[str]]:
+    """``consents`` (one iterable of sources for all records, or one per record) per record."""
     items = list(consents)
     if items and not isinstance(items[0], str):
         if len(items) != count:

@@ -9,15 +9,16 @@ services come first by probability; ineligible ones are listed last.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from models.features import per_record_consents
 from models.model import ServiceNeedModel
 from models.rules import evaluate_rule_on_record
-from models.schema import FieldSpec
+from models.schema import FieldSpec, Schema
 
 VERBS = {"fi": ("lisää", "vähentää"), "sv": ("ökar", "minskar"), "en": ("raises", "lowers")}
 BOOLEAN_WORDS = {"fi": ("kyllä", "ei"), "sv": ("ja", "nej"), "en": ("yes", "no")}
@@ -116,14 +117,17 @@ def recommend(
         contributions, base = model.contributions(matrix, num_threads=num_threads)
     fields = model.encoder.fields
     shown_fields = [i for i, spec in enumerate(fields) if not spec.protected]
+    granted = None if consents is None else per_record_consents(consents, len(records))
     results: list[list[Suggestion]] = []
     for row, record in enumerate(records):
+        # Eligibility rules, like the model, see no field of a source not consented to.
+        visible = record if granted is None else _consented(model.schema, record, granted[row])
         suggestions = []
         for column, service in enumerate(model.services):
             spec = model.schema.label_by_name[service]
             eligible, rule_text = True, None
             if spec.eligibility is not None and not evaluate_rule_on_record(
-                spec.eligibility.rule, record
+                spec.eligibility.rule, visible
             ):
                 eligible, rule_text = False, spec.eligibility.text.get(lang)
             probability = float(probabilities[row, column])
@@ -156,6 +160,19 @@ def recommend(
         suggestions.sort(key=lambda s: (not s.eligible, -s.probability))
         results.append(suggestions[:top_k] if top_k else suggestions)
     return results
+
+
+def _consented(schema: Schema, record: Mapping[str, Any], granted: Set[str]) -> Mapping[str, Any]:
+    """``record`` without the fields of consent-only sources not in ``granted``."""
+    hidden = {
+        spec.name
+        for source in schema.consent_sources
+        if source not in granted
+        for spec in schema.fields_of_source(source)
+    }
+    if not hidden.intersection(record):
+        return record
+    return {name: value for name, value in record.items() if name not in hidden}
 
 
 def _reasons(

@@ -54,22 +54,34 @@ async def get_body(request: Request) -> bytes:
     return await request.body()
 
 
+def weighted_values(header: str | None) -> list[tuple[str, float]]:
+    """The values of an Accept-style header with their q-values, in header order.
+
+    Values are lower-cased; a missing q is 1, a malformed one 0 (not acceptable).
+    """
+    weighted: list[tuple[str, float]] = []
+    for part in (header or "").split(","):
+        value, *params = part.split(";")
+        quality = 1.0
+        for param in params:
+            name, _, number = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(number)
+                except ValueError:
+                    quality = 0.0
+        if value.strip():
+            weighted.append((value.strip().lower(), quality))
+    return weighted
+
+
 def preferred_language(accept_language: str | None, default: Language) -> Language:
     """The first of fi/sv/en in an Accept-Language header, by q-value; else ``default``."""
-    if not accept_language:
-        return default
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(accept_language.split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
-    for negative_quality, _, language in sorted(ranked):
+    ranked = sorted(
+        (-quality, position, tag.split("-")[0])
+        for position, (tag, quality) in enumerate(weighted_values(accept_language))
+    )
+    for negative_quality, _, language in ranked:
         if negative_quality < 0 and language in ("fi", "sv", "en"):
             return language  # type: ignore[return-value]
     return default

@@ -336,14 +336,7 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = pydantic_errors(exc.errors())
-    problem = PROBLEM_TYPES["validation-error"]
-    return problem_response(
-        problem,
-        detail=MSG_VALIDATION.format(count=len(errors)),
-        request=request,
-        errors=errors,
-    )
+    return await _on_problem(request, InvalidRequest(pydantic_errors(exc.errors())))
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:

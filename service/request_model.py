@@ -209,6 +209,11 @@ def build_request_models(
         ),
     )
     client_ref = (str, Field(pattern=CLIENT_REF_PATTERN, description=CLIENT_REF_DESCRIPTION))
+    client: dict[str, Any] = {
+        "client_ref": client_ref,
+        "consents": consents,
+        "profile": (profile, Field(description="The client's data.")),
+    }
     options: dict[str, Any] = {
         "top_k": (
             int | None,
@@ -230,17 +235,13 @@ def build_request_models(
         "RecommendationRequest",
         __base__=_Strict,
         __doc__="One client: reference, consents, profile, and options.",
-        client_ref=client_ref,
-        consents=consents,
-        profile=(profile, Field(description="The client's data.")),
+        **client,
         **options,
     )
     batch_client = create_model(  # type: ignore[call-overload]
         "BatchClient",
         __base__=_Strict,
-        client_ref=client_ref,
-        consents=consents,
-        profile=(profile, Field(description="The client's data.")),
+        **client,
     )
     batch = create_model(  # type: ignore[call-overload]
         "BatchRecommendationRequest",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from service.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
+
+if TYPE_CHECKING:
+    from service.model_holder import LoadedModel
 
 ReasonValue = bool | int | float | str | None
 
@@ -42,6 +45,11 @@ class ModelRef(BaseModel):
     name: str
     version: str
     alias: str | None = None
+
+    @classmethod
+    def of(cls, served: LoadedModel) -> ModelRef:
+        """The reference to a served model."""
+        return cls(name=served.name, version=served.version, alias=served.alias)
 
 
 class RecommendationResponse(BaseModel):

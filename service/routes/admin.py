@@ -27,6 +27,7 @@ from service.responses import (
 )
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+MSG_NO_SUCH_KEY = "no active key has that name"
 
 
 def _key_out(info: KeyInfo) -> KeyOut:
@@ -77,7 +78,7 @@ def reload_model(
         changed=outcome.changed,
         previous_version=outcome.previous_version,
         version=outcome.version,
-        model=ModelRef(name=served.name, version=served.version, alias=served.alias),
+        model=ModelRef.of(served),
     )
 
 
@@ -121,7 +122,7 @@ def delete_key(
     request_id: RequestIdDep,
 ) -> Response:
     if not revoke_key(database, name):
-        raise NotFound(f"no active key named {name!r}")
+        raise NotFound(MSG_NO_SUCH_KEY)
     authenticator: KeyAuthenticator = request.app.state.authenticator
     authenticator.forget_all()
     write_audit(

@@ -10,6 +10,7 @@ from models.schema import Translations
 from service.deps import AnyRoleDep, ServedModelDep
 from service.responses import (
     EligibilityOut,
+    ModelRef,
     ModelResponse,
     Names,
     ServiceOut,
@@ -17,7 +18,6 @@ from service.responses import (
     SourceOut,
     problem_responses,
 )
-from service.routes.recommendations import model_ref
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
 HEADLINE_METRIC_KEYS = ("metrics", "headline_metrics", "evaluation")
@@ -54,7 +54,7 @@ async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesR
                 threshold=served.model.thresholds[service],
             )
         )
-    return ServicesResponse(model=model_ref(served), services=services)
+    return ServicesResponse(model=ModelRef.of(served), services=services)
 
 
 @router.get(

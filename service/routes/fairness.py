@@ -9,7 +9,6 @@ self-contained HTML report when the Accept header prefers ``text/html``.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,7 +17,14 @@ from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from service.audit_log import AuditRecord, write_audit
-from service.deps import AuditorDep, DatabaseDep, RequestIdDep, ServedModelDep, SettingsDep
+from service.deps import (
+    AuditorDep,
+    DatabaseDep,
+    RequestIdDep,
+    ServedModelDep,
+    SettingsDep,
+    weighted_values,
+)
 from service.problems import FairnessReportMissing, InvalidRequest, NotAcceptable, field_error
 from service.responses import problem_responses
 
@@ -36,18 +42,19 @@ REPORT_CONTENT = {
 }
 
 
+def _report_responses(*problem_statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses``: the report (JSON or HTML), and these problems."""
+    return {
+        200: {"description": "The audit report.", "content": REPORT_CONTENT},
+        **problem_responses(*problem_statuses),
+    }
+
+
 def _wants_html(accept: str | None) -> bool:
     """True when the Accept header ranks text/html above JSON; 406 when it takes neither."""
     if not accept:
         return False
-    ranked: dict[str, float] = {}
-    for part in accept.split(","):
-        media, _, params = part.strip().partition(";")
-        quality = 1.0
-        match = re.search(r"q=([0-9.]+)", params)
-        if match:
-            quality = float(match.group(1))
-        ranked[media.strip().lower()] = quality
+    ranked = dict(weighted_values(accept))
     html = max(ranked.get("text/html", 0.0), ranked.get("text/*", 0.0))
     json_quality = max(
         ranked.get("application/json", 0.0),
@@ -67,10 +74,7 @@ def _render(report: AuditReport, wants_html: bool) -> Response:
 @router.get(
     "/report",
     summary="The served model's fairness audit (JSON, or HTML by Accept)",
-    responses={
-        200: {"description": "The audit report.", "content": REPORT_CONTENT},
-        **problem_responses(401, 403, 404, 406, 503),
-    },
+    responses=_report_responses(401, 403, 404, 406, 503),
 )
 def fairness_report(
     caller: AuditorDep,
@@ -104,10 +108,7 @@ def fairness_report(
 @router.post(
     "/audit",
     summary="Audit an uploaded predictions file (CSV or Parquet) of any system",
-    responses={
-        200: {"description": "The audit report.", "content": REPORT_CONTENT},
-        **problem_responses(401, 403, 406, 413, 422),
-    },
+    responses=_report_responses(401, 403, 406, 413, 422),
 )
 def audit_upload(
     caller: AuditorDep,

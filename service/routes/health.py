@@ -46,7 +46,7 @@ async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> 
         )
     ready = Readiness(
         status="ready",
-        model=ModelRef(name=served.name, version=served.version, alias=served.alias),
+        model=ModelRef.of(served),
         database="ok",
     )
     return JSONResponse(ready.model_dump(mode="json"))

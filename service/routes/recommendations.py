@@ -52,10 +52,6 @@ LangQuery = Annotated[Language | None, Query(description="fi, sv or en.")]
 ContentTypeHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 
-def model_ref(served: LoadedModel) -> ModelRef:
-    return ModelRef(name=served.name, version=served.version, alias=served.alias)
-
-
 def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
     """A suggestion as :class:`SuggestionOut` describes it (built as a dict: the hot path)."""
     return {
@@ -135,12 +131,14 @@ async def create_recommendation(
     language: Language = _pick(request.lang, lang, header_lang)
     with_reasons = bool(_pick(request.explain, explain, True))
     answer = partial(
-        _recommend_one,
+        _recommend_clients,
+        [request],
+        endpoint="recommendations",
         served=served,
-        request=request,
         language=language,
         explain=with_reasons,
         top_k=_pick(request.top_k, top_k),
+        num_threads=settings.num_threads,
         settings=settings,
         database=database,
         caller=caller,
@@ -150,59 +148,77 @@ async def create_recommendation(
     # TreeSHAP (milliseconds, GIL released in LightGBM) goes to the thread pool; without
     # reasons the whole answer is about a millisecond of CPU, less than a thread hop
     # costs on a busy machine, so it runs right here on the event loop.
-    payload = await run_in_threadpool(answer) if with_reasons else answer()
-    return json_response(payload)
+    [result] = await run_in_threadpool(answer) if with_reasons else answer()
+    return json_response(
+        {
+            "request_id": request_id,
+            "client_ref": result["client_ref"],
+            "model": ModelRef.of(served).model_dump(),
+            "lang": language,
+            "sources_used": result["sources_used"],
+            "suggestions": result["suggestions"],
+        }
+    )
 
 
-def _recommend_one(
+def _recommend_clients(
+    clients: Sequence[Any],
     *,
+    endpoint: str,
     served: LoadedModel,
-    request: Any,
     language: Language,
     explain: bool,
     top_k: int | None,
+    num_threads: int,
     settings: Settings,
     database: Database,
     caller: Principal,
     request_id: str,
     metrics: ServiceMetrics,
-) -> dict[str, Any]:
-    consents = list(request.consents)
-    suggestions = recommend(
+) -> list[dict[str, Any]]:
+    """Recommend for each client, write one audit row each, count the predictions.
+
+    Returns each client's ``client_ref``, ``sources_used`` and ``suggestions`` (JSON).
+    """
+    consents = [list(client.consents) for client in clients]
+    results = recommend(
         served.model,
-        [request.profile.model_dump()],
+        [client.profile.model_dump() for client in clients],
         consents=consents,
         lang=language,
         explain=explain,
         top_reasons=settings.top_reasons,
         top_k=top_k,
-        num_threads=settings.num_threads,
-    )[0]
-    sources = served.model.encoder.sources_used(consents)
+        num_threads=num_threads,
+    )
+    encoder = served.model.encoder
+    sources = [encoder.sources_used(client_consents) for client_consents in consents]
+    answered = list(zip(clients, results, sources, strict=True))
     write_audit(
         database,
         caller,
         [
             AuditRecord(
-                endpoint="recommendations",
+                endpoint=endpoint,
                 request_id=request_id,
-                client_ref=request.client_ref,
+                client_ref=client.client_ref,
                 model_name=served.name,
                 model_version=served.version,
                 services=_recommended(suggestions),
-                sources_used=sources,
+                sources_used=client_sources,
             )
+            for client, suggestions, client_sources in answered
         ],
     )
-    _count(metrics, [suggestions])
-    return {
-        "request_id": request_id,
-        "client_ref": request.client_ref,
-        "model": model_ref(served).model_dump(),
-        "lang": language,
-        "sources_used": sources,
-        "suggestions": [suggestion_json(s) for s in suggestions],
-    }
+    _count(metrics, results)
+    return [
+        {
+            "client_ref": client.client_ref,
+            "sources_used": client_sources,
+            "suggestions": [suggestion_json(s) for s in suggestions],
+        }
+        for client, suggestions, client_sources in answered
+    ]
 
 
 @router.post(
@@ -234,53 +250,26 @@ def create_batch_recommendations(
         unused_fields=served.requests.unused_fields,
     )
     language: Language = _pick(request.lang, lang, header_lang)
-    consents = [list(client.consents) for client in request.clients]
-    results = recommend(
-        served.model,
-        [client.profile.model_dump() for client in request.clients],
-        consents=consents,
-        lang=language,
+    results = _recommend_clients(
+        request.clients,
+        endpoint="recommendations.batch",
+        served=served,
+        language=language,
         explain=bool(_pick(request.explain, explain, True)),
-        top_reasons=settings.top_reasons,
         top_k=_pick(request.top_k, top_k),
         num_threads=settings.batch_num_threads,
+        settings=settings,
+        database=database,
+        caller=caller,
+        request_id=request_id,
+        metrics=metrics,
     )
-    encoder = served.model.encoder
-    sources = [encoder.sources_used(client_consents) for client_consents in consents]
-    write_audit(
-        database,
-        caller,
-        [
-            AuditRecord(
-                endpoint="recommendations.batch",
-                request_id=request_id,
-                client_ref=client.client_ref,
-                model_name=served.name,
-                model_version=served.version,
-                services=_recommended(suggestions),
-                sources_used=client_sources,
-            )
-            for client, suggestions, client_sources in zip(
-                request.clients, results, sources, strict=True
-            )
-        ],
-    )
-    _count(metrics, results)
     return json_response(
         {
             "request_id": request_id,
-            "model": model_ref(served).model_dump(),
+            "model": ModelRef.of(served).model_dump(),
             "lang": language,
             "count": len(results),
-            "results": [
-                {
-                    "client_ref": client.client_ref,
-                    "sources_used": client_sources,
-                    "suggestions": [suggestion_json(s) for s in suggestions],
-                }
-                for client, suggestions, client_sources in zip(
-                    request.clients, results, sources, strict=True
-                )
-            ],
+            "results": results,
         }
     )
