@@ -1,9 +1,12 @@
 """The ground truth: each client's true need for each service, and the recorded label.
 
 True need is a probability: ``true_need = eligible * sigmoid(intercept + terms(x))``,
-where ``terms`` is a hand-written function of observed fields *and* hidden traits
-(:mod:`training.synth.traits`), with thresholds and interactions so that a linear model
-cannot recover it exactly. It is stored in the oracle column ``true_need_<service>``.
+where ``terms`` is a hand-written function of observed fields and of the hidden traits
+(:mod:`training.synth.traits`) *as the record shows them* (:func:`assessed_traits`: the
+consent-only measurement where consented, a register-based assessment otherwise), with
+thresholds and interactions so that a linear model cannot recover it exactly, while a
+flexible model on the register's fields can (nearly). It is stored in the oracle column
+``true_need_<service>``.
 
 The recorded label is what a caseworker wrote down: a Bernoulli draw from
 ``recall * true_need + false_alarm * (1 - true_need)`` among eligible clients (0 for the
@@ -30,7 +33,7 @@ CASEWORKER_FALSE_ALARM = 0.01
 
 @dataclass(frozen=True)
 class NeedInputs:
-    """The observed fields and hidden traits the true-need process reads."""
+    """The observed fields and assessed traits the true-need process reads."""
 
     age: FloatArray
     unemployment_months: FloatArray
@@ -89,14 +92,109 @@ class NeedInputs:
             ),
             job_applications=draft.num("job_applications_3m"),
             basic_digital_skills=draft.is_in("digital_skills", "basic"),
-            language=draft.latent["language_skill"],
-            work_ability=draft.latent["work_ability"],
-            health=draft.latent["health_burden"],
-            mental=draft.latent["mental_strain"],
-            life=draft.latent["life_difficulty"],
-            motivation=draft.latent["motivation"],
             entrepreneurship=draft.latent["entrepreneurship"],
+            **assessed_traits(draft),
         )
+
+
+def _log_count(draft: Draft, name: str) -> FloatArray:
+    return np.log1p(np.nan_to_num(draft.num(name), nan=0.0))
+
+
+def assessed_traits(draft: Draft) -> dict[str, FloatArray]:
+    """The hidden traits as the record shows them: what a need assessment can go on.
+
+    Where the client consented, the consent-only source measures the trait (Kykyviisari
+    scores, health history, the tested language level); otherwise the trait is assessed
+    from register fields everyone has (job applications, caseworker contacts, services,
+    plan goal, age, years in Finland). Each is on the scale of its hidden trait
+    (:mod:`training.synth.traits`), so a need reads it the same way either way.
+    """
+    age = draft.num("age")
+    months = draft.num("unemployment_months")
+    level = draft.columns["education_level"].astype(np.float64)
+    education_step = np.maximum(level - code(EDUCATION_LEVELS, "basic"), 0.0)
+    kyky = draft.flag("consent_kykyviisari")
+    health_consent = draft.flag("consent_health")
+    language_consent = draft.flag("consent_language_test")
+    rehabilitation_goal = draft.is_in("plan_goal", "rehabilitation")
+    sick_leave = _log_count(draft, "sick_leave_days_12m")
+
+    # Health burden and mental strain: Kykyviisari's health score, the health history.
+    health_prior = 0.035 * (age - 45.0) + 0.4 * rehabilitation_goal
+    health_history = (
+        health_prior
+        + 1.2 * draft.flag("chronic_illness")
+        + 0.35 * sick_leave
+        + 0.6 * draft.flag("rehabilitation_history")
+        - 0.7
+    )
+    health = np.where(health_consent, health_history, health_prior)
+    kyky_health = (8.0 - draft.num("kyky_health")) / 1.4
+    both = np.where(health_consent, 0.5 * (health + kyky_health), kyky_health)
+    health = np.where(kyky, both, health)
+    mental_prior = -0.01 * (age - 40.0) + 0.4 * rehabilitation_goal
+    mental = np.where(
+        health_consent,
+        mental_prior + 1.8 * draft.flag("mental_health_support") + 0.2 * sick_leave - 0.6,
+        mental_prior,
+    )
+
+    # Life difficulty: Kykyviisari's life-situation score, else contacts and services.
+    newcomer = draft.flag("foreign_background") & (
+        np.nan_to_num(draft.num("years_in_finland"), nan=99.0) < 5
+    )
+    contacts_excess = draft.num("caseworker_contacts_6m") - (
+        1.5 + 0.04 * np.minimum(months, 24.0) + 0.7 * (age < 25) + 0.4 * newcomer
+    )
+    services_excess = draft.num("services_received_3y") - (
+        0.3 + 0.5 * np.minimum(months, 36.0) / 12.0 + 0.2 * newcomer
+    )
+    life_register = np.clip(0.35 * contacts_excess + 0.3 * services_excess - 0.3, -1.5, 3.0)
+    life = np.where(kyky, (7.0 - draft.num("kyky_life_situation")) / 1.5, life_register)
+
+    # Motivation: Kykyviisari's motivation score, else job applications against expectation.
+    expected_applications = (
+        2.2
+        - 0.25 * np.log1p(months / 6.0)
+        + 0.25 * (level >= code(EDUCATION_LEVELS, "bachelor"))
+        - 0.6 * (age >= 60)
+    )
+    motivation_register = np.clip(
+        0.8 * (_log_count(draft, "job_applications_3m") - expected_applications + 0.4)
+        - 0.4 * draft.is_in("plan_goal", "undecided"),
+        -2.5,
+        2.5,
+    )
+    motivation = np.where(kyky, (draft.num("kyky_motivation") - 6.5) / 1.4, motivation_register)
+
+    # Work ability: Kykyviisari's score, else what health, strain and plan goal suggest.
+    work_ability_register = 10.0 * sigmoid(
+        1.6 - 0.7 * health - 0.45 * mental - 1.0 * rehabilitation_goal
+    )
+    work_ability = np.where(kyky, draft.num("work_ability_score"), work_ability_register)
+
+    # Language: natives are C2; the tested level; else expected from years and education.
+    foreign = draft.flag("foreign_background")
+    native = draft.is_in("mother_tongue", "fi", "sv")
+    years = np.nan_to_num(draft.num("years_in_finland"), nan=0.0)
+    young_arrival = foreign & (age - years < 12)
+    expected_language = np.where(
+        ~foreign,
+        4.8,
+        1.3 * np.log1p(years) + 0.3 * education_step + 2.0 * young_arrival,
+    )
+    tested = draft.columns["language_level"].astype(np.float64) + 0.5
+    language = np.where(language_consent, tested, np.clip(expected_language, 0.0, 6.0))
+    language = np.where(native, 6.0, language)
+    return {
+        "health": health,
+        "mental": mental,
+        "life": life,
+        "motivation": motivation,
+        "work_ability": work_ability,
+        "language": language,
+    }
 
 
 def _f(mask: BoolArray) -> FloatArray:
@@ -285,17 +383,17 @@ NEED_TERMS: dict[str, NeedTerms] = {
 
 NEED_INTERCEPTS: dict[str, float] = {
     "job_search_coaching": -5.15,
-    "career_guidance": -3.37,
-    "labour_market_training": -2.75,
-    "self_motivated_study": -3.91,
-    "pay_subsidy": -2.99,
-    "work_trial": -3.51,
-    "startup_grant": -2.43,
-    "integration_training": 2.55,
-    "work_ability_assessment": -3.22,
-    "rehabilitative_work": -2.73,
-    "multisectoral_service": -3.29,
-    "youth_guidance": -1.99,
+    "career_guidance": -3.30,
+    "labour_market_training": -2.83,
+    "self_motivated_study": -4.00,
+    "pay_subsidy": -2.81,
+    "work_trial": -3.41,
+    "startup_grant": -2.51,
+    "integration_training": 2.56,
+    "work_ability_assessment": -2.96,
+    "rehabilitative_work": -2.48,
+    "multisectoral_service": -3.00,
+    "youth_guidance": -1.93,
 }
 """Logit intercepts, tuned so true prevalences meet :data:`TRUE_PREVALENCE_TARGETS`."""
 

@@ -1,9 +1,9 @@
 """Hidden traits behind the observed record (never written out).
 
-These latent variables drive both the observed fields and the true needs, so that an
-observed field is evidence about a need without being the need itself, and a client
-who withholds consent still has (say) a true work ability that shapes their needs:
-missing consent costs accuracy, as it would in reality.
+These latent variables drive the observed fields, so that an observed field is evidence
+about a trait without being the trait itself. The true needs read the traits as the
+record shows them (:func:`training.synth.needs.assessed_traits`), so they stay
+recoverable from the register.
 
 - ``health_burden``: standard-normal-ish, rising with age (chronic illness, sick leave).
 - ``mental_strain``: correlated with health burden (mental-health support).
