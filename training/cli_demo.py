@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.store import CANDIDATE_ALIAS, DEFAULT_REGISTERED_MODEL, tarve_home
+from models.store import CANDIDATE_ALIAS, tarve_home
 
 DEMO_OVERRIDE_REASON = (
     "demo on synthetic data: the register's injected historical bias is expected to "
@@ -84,8 +84,8 @@ def run_demo(args: argparse.Namespace) -> int:
     _step("3/5 train, evaluate, audit, register in MLflow")
     if main(["train", "--data", str(data)]):
         return 1
-    version = _candidate_version()
-    _step(f"4/5 promote version {version} to 'production' through the fairness gate")
+    version = "@" + CANDIDATE_ALIAS
+    _step("4/5 promote the candidate version to 'production' through the fairness gate")
     if main(["promote", "--version", version]) != 0:
         print("\nThe gate refused, as expected on this deliberately biased register.")
         print(f"Promoting with a recorded override: {DEMO_OVERRIDE_REASON!r}")
@@ -97,16 +97,6 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     return main(["serve", "--host", args.host, "--port", str(args.port)])
-
-
-def _candidate_version() -> str:
-    from mlflow.tracking import MlflowClient
-
-    from models.store import configure_mlflow
-
-    configure_mlflow()
-    client = MlflowClient()
-    return str(client.get_model_version_by_alias(DEFAULT_REGISTERED_MODEL, CANDIDATE_ALIAS).version)
 
 
 def _demo_keys() -> tuple[str, str]:

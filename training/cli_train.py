@@ -39,7 +39,9 @@ def register(subparsers: Any) -> None:
         "promote",
         help="move the 'production' alias to a version that passes the fairness gate",
     )
-    promote_parser.add_argument("--version", required=True, help="registered version")
+    promote_parser.add_argument(
+        "--version", required=True, help="registered version, or @ALIAS (e.g. @candidate)"
+    )
     promote_parser.add_argument("--name", default=DEFAULT_REGISTERED_MODEL)
     promote_parser.add_argument("--alias", default=PRODUCTION_ALIAS)
     promote_parser.add_argument(

@@ -108,7 +108,8 @@ def promote(
     Parameters
     ----------
     version : str or int
-        The registered version to promote.
+        The registered version to promote, or ``@alias`` for the version behind an
+        alias (e.g. ``@candidate``).
     name : str
         Registered model name.
     alias : str
@@ -143,6 +144,8 @@ def promote(
     client = MlflowClient()
     version = str(version)
     try:
+        if version.startswith("@"):
+            version = str(client.get_model_version_by_alias(name, version[1:]).version)
         model_version = client.get_model_version(name, version)
     except MlflowException as exc:
         raise LookupError(MSG_NO_VERSION.format(name=name, version=version)) from exc

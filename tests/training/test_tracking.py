@@ -152,6 +152,13 @@ def test_promote_passes_under_a_lenient_policy(tracked: Any, tmp_path: Path) -> 
     assert result.override is None
 
 
+def test_promote_by_alias_resolves_the_version_behind_it(tracked: Any, tmp_path: Path) -> None:
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text(LENIENT_POLICY)
+    result = promote("@candidate", name=NAME, policy=lenient, alias="staging")
+    assert str(result.version) == str(tracked.model_version)
+
+
 def test_promote_unknown_version_is_an_error(tracked: Any) -> None:
     with pytest.raises(LookupError, match="has no version 999"):
         promote("999", name=NAME)
