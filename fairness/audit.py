@@ -689,6 +689,7 @@ def audit_model(
     eligible_only: bool = True,
     metadata: Mapping[str, Any] | None = None,
     top_k: int = 3,
+    scores: pd.DataFrame | None = None,
 ) -> AuditReport:
     """Audit a tarve model on a labelled extract (e.g. the held-out split).
 
@@ -708,6 +709,9 @@ def audit_model(
         Merged over the model's own metadata (name, version, trained_at ...).
     top_k : int, default 3
         Ranking size of the allocation view.
+    scores : DataFrame, optional
+        The model's calibrated probabilities for ``frame`` (one column per service)
+        when the caller already has them; predicted here when omitted.
 
     Returns
     -------
@@ -721,7 +725,8 @@ def audit_model(
     missing = [spec.column for spec in specs if spec.column not in frame.columns]
     if missing:
         raise ValueError(MSG_MODEL_LABELS.format(missing=missing))
-    scores = model.predict_proba(frame)
+    if scores is None:
+        scores = model.predict_proba(frame)
     decisions = model.recommended(scores)
     labels = pd.DataFrame(
         {spec.name: pd.to_numeric(frame[spec.column]).astype("float64") for spec in specs},

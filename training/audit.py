@@ -58,6 +58,7 @@ def audit_test_split(
     config: FairnessConfig,
     metadata: dict[str, Any],
     top_k: int,
+    scores: pd.DataFrame | None = None,
 ) -> FairnessOutcome | None:
     """Audit ``model`` on the test rows; None when disabled or the schema has no groups.
 
@@ -73,6 +74,8 @@ def audit_test_split(
         Stamped on the report (name, version, data fingerprint ...).
     top_k : int
         Ranking size of the allocation view.
+    scores : DataFrame, optional
+        Calibrated test probabilities already computed (one column per service).
     """
     if not config.enabled or not model.schema.audit_groups:
         return None
@@ -81,7 +84,9 @@ def audit_test_split(
     from fairness.policy import load_policy
 
     policy = load_policy(config.policy)
-    report = audit_model(model, test_frame, policy=policy, metadata=metadata, top_k=top_k)
+    report = audit_model(
+        model, test_frame, policy=policy, metadata=metadata, top_k=top_k, scores=scores
+    )
     return FairnessOutcome(
         report=report, verdict=str(report.verdict), gate_failures=gate_failures(report, policy)
     )

@@ -265,6 +265,7 @@ def _train(
             config=config.fairness,
             metadata={"audited_split": "test"},
             top_k=config.evaluation.top_k,
+            scores=pd.DataFrame(calibrated_test, index=test_frame.index, columns=model.services),
         )
     if result.fairness is not None:
         failures = len(result.fairness.gate_failures)
