@@ -189,10 +189,23 @@ class FeatureEncoder:
         ]
 
     def decode_value(self, field: str, code: float) -> Any:
-        """The field value a feature code stands for (inverse of the category maps)."""
-        if field in self.category_maps and not math.isnan(code):
+        """The field value a feature code stands for (the inverse of encoding).
+
+        None for missing; the category, a bool, an int, an ISO date or a float by the
+        field's type.
+        """
+        if math.isnan(code):
+            return None
+        spec = self.schema.field_by_name[field]
+        if spec.type == "category":
             return list(self.category_maps[field])[int(code)]
-        return code
+        if spec.type == "boolean":
+            return bool(code)
+        if spec.type == "integer":
+            return int(code)
+        if spec.type == "date":
+            return (_EPOCH + dt.timedelta(days=int(code))).isoformat()
+        return float(code)
 
 
 def per_record_consents(

@@ -190,7 +190,7 @@ def _reasons(
     reasons = []
     for index in candidates[:limit]:
         spec = model.encoder.fields[index]
-        value = _display_value(model, spec, encoded_row[index])
+        value = model.encoder.decode_value(spec.name, encoded_row[index])
         raises = bool(contributions[index] > 0)
         reasons.append(
             Reason(
@@ -203,20 +203,3 @@ def _reasons(
             )
         )
     return reasons
-
-
-def _display_value(model: ServiceNeedModel, spec: FieldSpec, code: float) -> Any:
-    """The value the model saw (after consent masking), in the schema's terms."""
-    if math.isnan(code):
-        return None
-    if spec.type == "category":
-        return model.encoder.decode_value(spec.name, code)
-    if spec.type == "boolean":
-        return bool(code)
-    if spec.type == "integer":
-        return int(code)
-    if spec.type == "date":
-        import datetime as dt
-
-        return (dt.date(1970, 1, 1) + dt.timedelta(days=int(code))).isoformat()
-    return float(code)
