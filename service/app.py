@@ -24,7 +24,7 @@ from service.metrics import RequestContextMiddleware, ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
 from service.problems import ModelRejected, install_problem_handlers
 from service.request_guard import RequestGuardMiddleware
-from service.request_model import example_profile
+from service.request_model import example_request
 from service.routes import ROUTERS
 from service.routes.fairness import AUDIT_UPLOAD_PATH
 from service.settings import Settings, get_settings
@@ -75,11 +75,7 @@ class TarveAPI(FastAPI):
             document["info"]["description"] = (
                 DESCRIPTION + f"\nServing **{served.name}** version **{served.version}**."
             )
-            example = {
-                "client_ref": "client-0001",
-                "consents": list(served.model.schema.consent_sources),
-                "profile": example_profile(served.model.schema),
-            }
+            example = example_request(served.model.schema, client_ref="client-0001")
             operation = document["paths"]["/v1/recommendations"]["post"]
             operation["requestBody"]["content"]["application/json"]["example"] = example
         self._model_openapi = document

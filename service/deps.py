@@ -6,17 +6,16 @@ thread-pool hop each; the CPU-bound endpoints themselves are plain ``def``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from models.schema import LANGUAGES
 from service.auth import Principal, Role, require_roles
 from service.db import Database
 from service.metrics import ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
-from service.settings import Settings
-
-Language = Literal["fi", "sv", "en"]
+from service.settings import Language, Settings
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -82,7 +81,7 @@ def preferred_language(accept_language: str | None, default: Language) -> Langua
         for position, (tag, quality) in enumerate(weighted_values(accept_language))
     )
     for negative_quality, _, language in ranked:
-        if negative_quality < 0 and language in ("fi", "sv", "en"):
+        if negative_quality < 0 and language in LANGUAGES:
             return language  # type: ignore[return-value]
     return default
 

@@ -21,6 +21,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from models.artifact import MANIFEST, load_model, resolve_model_uri
 from models.model import ServiceNeedModel
 from models.recommend import recommend
 from service.problems import ModelRejected, ModelUnavailable
-from service.request_model import RequestModels, build_request_models, example_profile
+from service.request_model import RequestModels, build_request_models, example_request
 
 logger = logging.getLogger("service.model_holder")
 FAIRNESS_AUDIT_FILE = "fairness_audit.json"
@@ -73,6 +74,11 @@ class LoadedModel:
     def fairness_audit_path(self) -> Path:
         return self.directory / FAIRNESS_AUDIT_FILE
 
+    @cached_property
+    def model_ref_json(self) -> dict[str, Any]:
+        """The response's ``model`` object (``ModelRef``), built once per loaded model."""
+        return {"name": self.name, "version": self.version, "alias": self.alias}
+
 
 def _is_mlflow_uri(uri: str) -> bool:
     return uri.startswith(("models:/", "runs:/")) or "://" in uri
@@ -110,12 +116,8 @@ def locate(uri: str) -> ModelSource:
 
 def smoke_test(model: ServiceNeedModel, requests: RequestModels) -> None:
     """Raise ``ValueError`` unless the model predicts and explains a generated profile."""
-    consents = list(model.schema.consent_sources)
-    example = {
-        "client_ref": "smoke-test",
-        "consents": consents,
-        "profile": example_profile(model.schema),
-    }
+    example = example_request(model.schema, client_ref="smoke-test")
+    consents = example["consents"]
     profile = requests.single.model_validate(example).profile.model_dump()  # type: ignore[attr-defined]
     if not model.services:
         raise ValueError(MSG_SMOKE.format(problem="the model predicts no service"))

@@ -20,9 +20,8 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
 
 from models.rules import rule_fields
-from models.schema import FieldSpec, Schema
+from models.schema import LANGUAGES, FieldSpec, Schema
 
-LANGUAGES = ("fi", "sv", "en")
 CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 MSG_BATCH_TOO_LARGE = "a batch may hold at most {limit} clients; this one holds {count}"
@@ -153,6 +152,15 @@ def example_profile(schema: Schema) -> dict[str, Any]:
             middle = low + (high - low) / 4
             example[spec.name] = int(middle) if spec.type == "integer" else round(middle, 1)
     return example
+
+
+def example_request(schema: Schema, *, client_ref: str) -> dict[str, Any]:
+    """A single-recommendation body: every consent given, :func:`example_profile`."""
+    return {
+        "client_ref": client_ref,
+        "consents": list(schema.consent_sources),
+        "profile": example_profile(schema),
+    }
 
 
 @dataclass(frozen=True)

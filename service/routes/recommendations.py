@@ -38,11 +38,9 @@ from service.model_holder import LoadedModel
 from service.request_parsing import json_request_body, parse_body
 from service.responses import (
     BatchRecommendationResponse,
-    ModelRef,
     RecommendationResponse,
     problem_responses,
 )
-from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -139,7 +137,7 @@ async def create_recommendation(
         explain=with_reasons,
         top_k=_pick(request.top_k, top_k),
         num_threads=settings.num_threads,
-        settings=settings,
+        top_reasons=settings.top_reasons,
         database=database,
         caller=caller,
         request_id=request_id,
@@ -153,7 +151,7 @@ async def create_recommendation(
         {
             "request_id": request_id,
             "client_ref": result["client_ref"],
-            "model": ModelRef.of(served).model_dump(),
+            "model": served.model_ref_json,
             "lang": language,
             "sources_used": result["sources_used"],
             "suggestions": result["suggestions"],
@@ -170,7 +168,7 @@ def _recommend_clients(
     explain: bool,
     top_k: int | None,
     num_threads: int,
-    settings: Settings,
+    top_reasons: int,
     database: Database,
     caller: Principal,
     request_id: str,
@@ -187,7 +185,7 @@ def _recommend_clients(
         consents=consents,
         lang=language,
         explain=explain,
-        top_reasons=settings.top_reasons,
+        top_reasons=top_reasons,
         top_k=top_k,
         num_threads=num_threads,
     )
@@ -258,7 +256,7 @@ def create_batch_recommendations(
         explain=bool(_pick(request.explain, explain, True)),
         top_k=_pick(request.top_k, top_k),
         num_threads=settings.batch_num_threads,
-        settings=settings,
+        top_reasons=settings.top_reasons,
         database=database,
         caller=caller,
         request_id=request_id,
@@ -267,7 +265,7 @@ def create_batch_recommendations(
     return json_response(
         {
             "request_id": request_id,
-            "model": ModelRef.of(served).model_dump(),
+            "model": served.model_ref_json,
             "lang": language,
             "count": len(results),
             "results": results,
