@@ -20,6 +20,7 @@ from sklearn.metrics import precision_recall_curve
 
 from models.calibration import Calibrator, IdentityCalibrator, PlattCalibrator, fit_isotonic
 from training.config import CalibrationConfig, ThresholdConfig
+from training.split import sample_positions
 
 MSG_UNKNOWN_METHOD = "unknown calibration method {method!r}"
 PROBABILITY_CLIP = 1e-6
@@ -194,11 +195,9 @@ def calibrate_services(
     dict of str to CalibrationChoice
     """
     choices: dict[str, CalibrationChoice] = {}
-    rows = len(raw_scores)
-    selection = np.arange(rows)
-    if rows > calibration_config.selection_sample:
-        rng = np.random.default_rng(calibration_config.seed)
-        selection = np.sort(rng.choice(rows, calibration_config.selection_sample, replace=False))
+    selection = sample_positions(
+        np.arange(len(raw_scores)), calibration_config.selection_sample, calibration_config.seed
+    )
     for column, service in enumerate(services):
         raw = raw_scores[:, column]
         label = labels[:, column].astype(np.int64)

@@ -9,8 +9,6 @@ from typing import Any
 
 from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS
 
-Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
 
 def register(subparsers: Any) -> None:
     """Add this package's subcommands to the `tarve` parser."""

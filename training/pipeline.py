@@ -36,7 +36,7 @@ from training.model_card import render_model_card, write_model_card
 from training.plots import ShapPlotTask, calibration_plots, render_shap_plots
 from training.progress import ProgressReporter
 from training.report import build_report, write_report
-from training.split import SplitIndices, split_rows
+from training.split import SplitIndices, sample_positions, split_rows
 
 DATA_PROFILE = "data_profile.json"
 BLAS_THREADS = 1
@@ -84,16 +84,10 @@ def _default_artifact_dir(name: str, trained_at: dt.datetime) -> Path:
 
 
 def _oracle_scores(frame: pd.DataFrame, schema: Schema) -> np.ndarray | None:
-    columns = [spec.oracle_column for spec in schema.labels]
-    if not all(column and column in frame.columns for column in columns):
+    columns = schema.oracle_columns
+    if len(columns) != len(schema.labels) or not set(columns) <= set(frame.columns):
         return None
-    return frame[[str(column) for column in columns]].to_numpy(dtype=np.float64)
-
-
-def _sample(positions: np.ndarray, size: int, seed: int) -> np.ndarray:
-    if positions.size <= size:
-        return positions
-    return np.sort(np.random.default_rng(seed).choice(positions, size=size, replace=False))
+    return frame[columns].to_numpy(dtype=np.float64)
 
 
 def train(
@@ -161,6 +155,7 @@ def _train(
     services = [label.name for label in schema.labels]
     label_columns = schema.label_columns
     name = config.tracking.registered_model_name
+    schema_fingerprint = schema.fingerprint()
 
     with reporter.step("validate"):
         frame, profile = load_training_frame(data, schema=schema)
@@ -226,7 +221,7 @@ def _train(
             "name": name,
             "trained_at": trained_at.isoformat(),
             "schema": schema.name,
-            "schema_fingerprint": schema.fingerprint(),
+            "schema_fingerprint": schema_fingerprint,
             "data_fingerprint": fingerprint,
             "rows": len(frame),
             "split": {"method": split.method, "cutoff": split.cutoff, "sizes": split.sizes()},
@@ -248,7 +243,7 @@ def _train(
         shap_future = None
         if plots_wanted:
             # SHAP summaries are drawn in the child process while the audit runs here.
-            shap_rows = _sample(
+            shap_rows = sample_positions(
                 np.arange(len(test_matrix)), config.tracking.shap_sample, config.evaluation.seed
             )
             task = ShapPlotTask(
@@ -291,7 +286,7 @@ def _train(
         oracle = _oracle_scores(test_frame, schema)
         if oracle is not None:
             scores[ORACLE] = oracle
-        baseline_rows = _sample(
+        baseline_rows = sample_positions(
             split.train, config.evaluation.baseline_sample, config.evaluation.seed
         )
         logistic = LogisticBaseline(
@@ -330,7 +325,7 @@ def _train(
             "name": name,
             "version": model.metadata.get("version"),
             "schema": schema.name,
-            "schema_fingerprint": schema.fingerprint(),
+            "schema_fingerprint": schema_fingerprint,
             "trained_at": model.metadata["trained_at"],
         },
     )
@@ -352,7 +347,7 @@ def _train(
             files["plots"] = calibration_plots(
                 services,
                 test_labels,
-                {"raw": 1.0 / (1.0 + np.exp(-test_raw)), "calibrated": calibrated_test},
+                {"raw": uncalibrated.calibrate(test_raw), "calibrated": calibrated_test},
                 directory=scratch / PLOTS_DIR,
             )
             if shap_future is not None:
@@ -360,7 +355,7 @@ def _train(
     with reporter.step("log to MLflow and register"):
         version_tags = {
             tracking.TAG_SCHEMA: schema.name,
-            tracking.TAG_SCHEMA_FINGERPRINT: schema.fingerprint(),
+            tracking.TAG_SCHEMA_FINGERPRINT: schema_fingerprint,
             tracking.TAG_DATA_FINGERPRINT: fingerprint,
         }
         if result.fairness is not None:
@@ -371,7 +366,7 @@ def _train(
             params={
                 **config.flat(),
                 "schema": schema.name,
-                "schema_fingerprint": schema.fingerprint(),
+                "schema_fingerprint": schema_fingerprint,
                 "rows": len(frame),
                 "split_method": split.method,
             },

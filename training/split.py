@@ -104,6 +104,13 @@ def split_rows(frame: pd.DataFrame, *, schema: Schema, config: SplitConfig) -> S
     )
 
 
+def sample_positions(positions: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """At most ``size`` of ``positions``, drawn without replacement (seeded) and sorted."""
+    if positions.size <= size:
+        return positions
+    return np.sort(np.random.default_rng(seed).choice(positions, size=size, replace=False))
+
+
 def _latest_rows(dates: pd.Series, fraction: float) -> tuple[np.ndarray, str]:
     """Rows on or after the cut-off day that leaves about ``fraction`` of rows after it."""
     day_numbers = pd.to_datetime(dates).to_numpy(dtype="datetime64[D]").astype(np.int64)

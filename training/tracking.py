@@ -145,7 +145,7 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for service, entry in report["services"].items():
         for key, value in entry["model"].items():
-            if isinstance(value, int | float) and value is not None:
+            if isinstance(value, int | float):
                 metrics[f"test_{service}_{key}"] = float(value)
     for system, values in report["ranking"].items():
         for key, value in values.items():
