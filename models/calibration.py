@@ -11,8 +11,10 @@ from typing import Any, Protocol
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
+_PLATT_CLIP = 1e-6
+_NEWTON_ITERATIONS = 50
+_NEWTON_TOLERANCE = 1e-10
 MSG_UNKNOWN_CALIBRATOR = "unknown calibrator kind {kind!r}; expected 'isotonic', 'platt' or 'none'"
 
 
@@ -73,10 +75,39 @@ class IsotonicCalibrator:
 
 
 def fit_platt(raw_score: np.ndarray, label: np.ndarray) -> PlattCalibrator:
-    """Fit a Platt sigmoid on held-out raw scores."""
-    regression = LogisticRegression(C=1e6, max_iter=1000)
-    regression.fit(np.asarray(raw_score).reshape(-1, 1), np.asarray(label))
-    return PlattCalibrator(float(regression.coef_[0, 0]), float(regression.intercept_[0]))
+    """Fit a Platt sigmoid on held-out raw scores (unregularised maximum likelihood).
+
+    Damped Newton steps on the two parameters, from the constant model, halving any
+    step that would lower the likelihood: the same fit as an unpenalised logistic
+    regression on the raw score, much faster on large calibration splits.
+    """
+    x = np.asarray(raw_score, dtype=np.float64)
+    y = np.asarray(label, dtype=np.float64)
+    rate = float(np.clip(y.mean(), _PLATT_CLIP, 1 - _PLATT_CLIP))
+    params = np.array([0.0, np.log(rate / (1 - rate))])
+
+    def log_likelihood(candidate: np.ndarray) -> float:
+        z = candidate[0] * x + candidate[1]
+        return float(y @ z - np.logaddexp(0.0, z).sum())
+
+    current = log_likelihood(params)
+    for _ in range(_NEWTON_ITERATIONS):
+        p = _sigmoid(params[0] * x + params[1])
+        w = np.maximum(p * (1.0 - p), 1e-12)
+        residual = y - p
+        gradient = np.array([residual @ x, residual.sum()])
+        hessian = np.array([[w @ (x * x), w @ x], [w @ x, w.sum()]]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        for _ in range(30):
+            candidate = params + step
+            value = log_likelihood(candidate)
+            if value >= current:
+                break
+            step = step / 2
+        params, current = candidate, max(value, current)
+        if np.abs(step).max() < _NEWTON_TOLERANCE:
+            break
+    return PlattCalibrator(float(params[0]), float(params[1]))
 
 
 def fit_isotonic(raw_score: np.ndarray, label: np.ndarray) -> IsotonicCalibrator:

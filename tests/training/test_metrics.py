@@ -43,7 +43,7 @@ def test_service_metrics_and_ece() -> None:
 def test_fast_metrics_agree_with_scikit_learn() -> None:
     from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-    from training.calibrate import clipped_log_loss, fit_platt_newton
+    from training.calibrate import clipped_log_loss
     from training.metrics import average_precision, roc_auc
 
     rng = np.random.default_rng(4)
@@ -55,9 +55,13 @@ def test_fast_metrics_agree_with_scikit_learn() -> None:
     )
     assert clipped_log_loss(label, score) == pytest.approx(log_loss(label, score), abs=1e-6)
 
-    from models.calibration import fit_platt
+    from sklearn.linear_model import LogisticRegression
+
+    from models.calibration import PlattCalibrator, fit_platt
 
     raw = rng.normal(size=3000) * 2 + label
-    ours, reference = fit_platt_newton(raw, label), fit_platt(raw, label)
+    sklearn_fit = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), label)
+    ours = fit_platt(raw, label)
+    reference = PlattCalibrator(float(sklearn_fit.coef_[0, 0]), float(sklearn_fit.intercept_[0]))
     assert ours.slope == pytest.approx(reference.slope, rel=1e-3)
     assert ours.intercept == pytest.approx(reference.intercept, rel=1e-3, abs=1e-4)
