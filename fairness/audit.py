@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,21 +166,28 @@ def _sums(stats: GroupStatistics) -> dict[str, np.ndarray]:
 
 def _reference_sums(
     sums: dict[str, np.ndarray], partitions: list[Partition], offsets: np.ndarray, policy: Policy
-) -> dict[str, np.ndarray]:
-    """Sums of each cell's reference group, shape (cells, services)."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Sums of each cell's reference group, shape (cells, services).
+
+    Also returns which cells are their own reference (the largest cell of each
+    partition under ``reference: largest``; none otherwise).
+    """
     total = {name: value[0:1, :] for name, value in sums.items()}  # the population cell
+    is_reference = np.zeros(sums["n"].shape, dtype=bool)
     if policy.reference == "overall":
-        return {
+        broadcast = {
             name: np.broadcast_to(value, sums[name].shape).copy() for name, value in total.items()
         }
+        return broadcast, is_reference
     if policy.reference == "rest":
-        return {name: total[name] - value for name, value in sums.items()}
+        return {name: total[name] - value for name, value in sums.items()}, is_reference
     reference_index = np.zeros(sums["n"].shape, dtype=np.intp)
     for part, start in zip(partitions, offsets[:-1], strict=True):
         block = sums["n"][start : start + part.size]
         reference_index[start : start + part.size] = start + np.argmax(block, axis=0)
+    is_reference = reference_index == np.arange(sums["n"].shape[0])[:, None]
     columns = np.arange(sums["n"].shape[1])[None, :]
-    return {name: value[reference_index, columns] for name, value in sums.items()}
+    return {name: value[reference_index, columns] for name, value in sums.items()}, is_reference
 
 
 def _rate(x: np.ndarray, n: np.ndarray, z: float) -> _Estimate:
@@ -203,20 +210,22 @@ def _calibration(s: dict[str, np.ndarray], z: float) -> _Estimate:
     return _Estimate(gap, low, high)
 
 
+def _rate_counts(d: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(successes, trials) of each rate metric, from a cell's or reference's sums."""
+    return {
+        "base_rate": (d["pos"], d["n"]),
+        "selection_rate": (d["sel"], d["n"]),
+        "tpr": (d["tp"], d["pos"]),
+        "fpr": (d["sel"] - d["tp"], d["n"] - d["pos"]),
+        "fnr": (d["pos"] - d["tp"], d["pos"]),
+        "precision": (d["tp"], d["sel"]),
+    }
+
+
 def _cell_metrics(
     s: dict[str, np.ndarray], stats: GroupStatistics, policy: Policy, z: float
 ) -> dict[str, _Estimate]:
-    negatives = s["n"] - s["pos"]
-    false_pos = s["sel"] - s["tp"]
-    false_neg = s["pos"] - s["tp"]
-    metrics = {
-        "base_rate": _rate(s["pos"], s["n"], z),
-        "selection_rate": _rate(s["sel"], s["n"], z),
-        "tpr": _rate(s["tp"], s["pos"], z),
-        "fpr": _rate(false_pos, negatives, z),
-        "fnr": _rate(false_neg, s["pos"], z),
-        "precision": _rate(s["tp"], s["sel"], z),
-    }
+    metrics = {metric: _rate(x, n, z) for metric, (x, n) in _rate_counts(s).items()}
     metrics["mean_score"], _ = _mean(s["s"], s["ss"], s["n"], z)
     metrics["calibration_gap"] = _calibration(s, z)
     with np.errstate(invalid="ignore"):
@@ -245,18 +254,7 @@ def _comparisons(
     s: dict[str, np.ndarray], r: dict[str, np.ndarray], z: float
 ) -> dict[str, dict[str, _Estimate]]:
     """Differences (and ratios, for rates) of each cell against its reference."""
-
-    def counts(d: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {
-            "base_rate": (d["pos"], d["n"]),
-            "selection_rate": (d["sel"], d["n"]),
-            "tpr": (d["tp"], d["pos"]),
-            "fpr": (d["sel"] - d["tp"], d["n"] - d["pos"]),
-            "fnr": (d["pos"] - d["tp"], d["pos"]),
-            "precision": (d["tp"], d["sel"]),
-        }
-
-    cell_counts, ref_counts = counts(s), counts(r)
+    cell_counts, ref_counts = _rate_counts(s), _rate_counts(r)
     result: dict[str, dict[str, _Estimate]] = {}
     for metric in RATE_METRICS:
         (x1, n1), (x2, n2) = cell_counts[metric], ref_counts[metric]
@@ -347,6 +345,16 @@ def _group_name(attributes: list[str], values: list[str]) -> tuple[str, str]:
     return " × ".join(attributes), " × ".join(values)
 
 
+def _column_sums(part: Partition, values: np.ndarray) -> np.ndarray:
+    """Sum of each column of ``values`` per cell of ``part``, shape (cells, columns)."""
+    return np.column_stack(
+        [
+            np.bincount(part.codes, weights=values[:, j], minlength=part.size)
+            for j in range(values.shape[1])
+        ]
+    )
+
+
 def _allocation(
     partitions: list[Partition],
     labels: np.ndarray,
@@ -366,22 +374,13 @@ def _allocation(
         if len(part.attributes) > 1:
             continue
         n = np.bincount(part.codes, minlength=part.size).astype(np.float64)
-        top = np.column_stack(
-            [
-                np.bincount(part.codes, weights=member[:, j], minlength=part.size)
-                for j in range(len(services))
-            ]
-        )
-        needs = np.column_stack(
-            [
-                np.bincount(part.codes, weights=need[:, j], minlength=part.size)
-                for j in range(len(services))
-            ]
-        )
-        top_low, top_high = ci.wilson_interval(top, n[:, None], z=z)
-        need_low, need_high = ci.wilson_interval(needs, n[:, None], z=z)
-        diff_low, diff_high = ci.newcombe_difference_interval(
-            top, n[:, None], needs, n[:, None], z=z
+        trials = n[:, None]
+        top, needs = _column_sums(part, member), _column_sums(part, need)
+        top_share = _Estimate(safe_ratio(top, trials), *ci.wilson_interval(top, trials, z=z))
+        need_rate = _Estimate(safe_ratio(needs, trials), *ci.wilson_interval(needs, trials, z=z))
+        difference = _Estimate(
+            top_share.value - need_rate.value,
+            *ci.newcombe_difference_interval(top, trials, needs, trials, z=z),
         )
         for position, values in enumerate(part.values):
             if n[position] == 0:
@@ -389,30 +388,14 @@ def _allocation(
             if n[position] < policy.min_group_size:
                 suppressed.append({"attributes": list(part.attributes), "values": list(values)})
                 continue
-            per_service = {}
-            for j, service in enumerate(services):
-                top_share = top[position, j] / n[position]
-                need_rate = needs[position, j] / n[position]
-                per_service[service] = {
-                    "top_k_share": {
-                        "value": _number(top_share),
-                        "interval": [_number(top_low[position, j]), _number(top_high[position, j])],
-                    },
-                    "need_rate": {
-                        "value": _number(need_rate),
-                        "interval": [
-                            _number(need_low[position, j]),
-                            _number(need_high[position, j]),
-                        ],
-                    },
-                    "difference": {
-                        "value": _number(top_share - need_rate),
-                        "interval": [
-                            _number(diff_low[position, j]),
-                            _number(diff_high[position, j]),
-                        ],
-                    },
+            per_service = {
+                service: {
+                    "top_k_share": _estimate(top_share, (position, j)),
+                    "need_rate": _estimate(need_rate, (position, j)),
+                    "difference": _estimate(difference, (position, j)),
                 }
+                for j, service in enumerate(services)
+            }
             groups.append(
                 {
                     "kind": part.kind,
@@ -476,7 +459,7 @@ def run_audit(
         partitions, label_matrix, score_matrix, decision_matrix, bins=policy.ece_bins
     )
     sums = _sums(stats)
-    reference = _reference_sums(sums, partitions, stats.offsets, policy)
+    reference, is_reference = _reference_sums(sums, partitions, stats.offsets, policy)
     z = ci.z_value(policy.confidence)
     metrics = _cell_metrics(sums, stats, policy, z)
     comparisons = _comparisons(sums, reference, z)
@@ -485,11 +468,6 @@ def run_audit(
     reference_rate = safe_ratio(reference["pos"], reference["n"])
     shown = sums["n"] >= policy.min_group_size
     comparable = shown & (reference["n"] >= policy.min_group_size)
-    is_reference = np.zeros_like(shown)
-    if policy.reference == "largest":
-        for part, start in zip(partitions, stats.offsets[:-1], strict=True):
-            sizes = sums["n"][start : start + part.size]
-            is_reference[start + np.argmax(sizes, axis=0), np.arange(len(services))] = True
     kind = np.array([len(c.partition.attributes) for c in cells])[:, None]
     comparable &= (kind > 0) & ~is_reference
     gating_cell = comparable & ((kind == 1) | policy.gate_intersections)
@@ -557,11 +535,7 @@ def run_audit(
                 for metric in FLAG_METRICS:
                     gating = bool(gating_cell[index]) and metric in policy.gate_metrics
                     flag = {
-                        "value": _number(flags[metric].value[index]),
-                        "interval": [
-                            _number(flags[metric].low[index]),
-                            _number(flags[metric].high[index]),
-                        ],
+                        **_estimate(flags[metric], index),
                         "tolerance": policy.tolerance(metric),
                         "status": str(status[metric][index]),
                         "gating": gating,
@@ -589,16 +563,13 @@ def run_audit(
         service_blocks.append(block)
 
     gating_findings = [f for f in findings if f["gating"]]
-    verdicts = {}
-    for service in services:
-        statuses = {f["status"] for f in gating_findings if f["service"] == service}
-        verdicts[service] = (
-            "fail" if "fail" in statuses else "uncertain" if "uncertain" in statuses else "pass"
-        )
+    verdicts = {
+        service: _worst_status(f["status"] for f in gating_findings if f["service"] == service)
+        for service in services
+    }
     for block in service_blocks:
         block["verdict"] = verdicts[block["service"]]
-    overall = set(verdicts.values())
-    verdict = "fail" if "fail" in overall else "uncertain" if "uncertain" in overall else "pass"
+    verdict = _worst_status(verdicts.values())
 
     check_counts = {"pass": 0, "fail": 0, "uncertain": 0, "not_evaluable": 0}
     for metric in policy.gate_metrics:
@@ -668,6 +639,12 @@ def run_audit(
         "overrides": [],
     }
     return AuditReport.from_dict(payload, copy=False)
+
+
+def _worst_status(statuses: Iterable[str]) -> str:
+    """``fail`` over ``uncertain`` over ``pass``."""
+    seen = set(statuses)
+    return "fail" if "fail" in seen else "uncertain" if "uncertain" in seen else "pass"
 
 
 def _jsonable(value: Any) -> Any:

@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> Any:
-    from fairness.audit import audit_model, audit_predictions_file, read_table
+    from fairness.audit import audit_model, audit_predictions_file
     from fairness.policy import load_policy
 
     policy = load_policy(args.policy) if args.policy else load_policy()
@@ -96,9 +96,10 @@ def _audit(args: argparse.Namespace) -> Any:
         )
     from fairness.audit import file_fingerprint
     from models.artifact import load_model
+    from models.validation import load_validated_extract
 
     model = load_model(args.model)
-    frame = read_table(args.data)
+    frame = load_validated_extract(args.data, model.schema, require_labels=True)
     return audit_model(
         model,
         frame,

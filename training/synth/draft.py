@@ -50,3 +50,14 @@ class Draft:
         categories = CATEGORY_VALUES[name]
         codes = [categories.index(value) for value in values]
         return np.asarray(np.isin(self.columns[name], codes), dtype=np.bool_)
+
+    def gender_tilt(self, female_tilt: FloatArray) -> FloatArray:
+        """Per-row weight multipliers: ``female_tilt`` for women, its inverse for men.
+
+        Rows of other or missing gender get 1; the result has shape
+        ``(rows, len(female_tilt))``.
+        """
+        tilt = np.ones((self.rows, len(female_tilt)))
+        tilt[self.is_in("gender", "female")] = female_tilt
+        tilt[self.is_in("gender", "male")] = 1.0 / female_tilt
+        return tilt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.synth.categories import EDUCATION_FIELDS, EDUCATION_LEVELS, code
+from training.synth.categories import EDUCATION_LEVELS, code
 from training.synth.draft import Draft
 from training.synth.sampling import bernoulli, categorical, categorical_rows, mix_complement
 from training.synth.targets import (
@@ -72,12 +72,9 @@ def draw_education(draft: Draft) -> None:
     ).astype(np.int8)
     level = _cap_to_age(level, age)
 
-    female = draft.is_in("gender", "female")
-    male = draft.is_in("gender", "male")
-    tilt = np.ones((n, len(EDUCATION_FIELDS)))
-    tilt[female] = FEMALE_FIELD_TILT
-    tilt[male] = 1.0 / FEMALE_FIELD_TILT
-    field = categorical_rows(rng, FIELD_WEIGHTS_BY_LEVEL[level] * tilt)
+    field = categorical_rows(
+        rng, FIELD_WEIGHTS_BY_LEVEL[level] * draft.gender_tilt(FEMALE_FIELD_TILT)
+    )
 
     has_degree = level >= code(EDUCATION_LEVELS, "upper_secondary_general")
     adult_arrival = draft.latent["age_at_arrival"] >= 20

@@ -36,7 +36,7 @@ EXHAUSTED_EARNINGS_RELATED_MONTHS = 18
 
 def draw_work_history(draft: Draft) -> None:
     """Work experience, latest occupation, part-time work."""
-    rng, n = draft.rng, draft.rows
+    rng = draft.rng
     age = draft.num("age")
     foreign = draft.flag("foreign_background")
     years = np.nan_to_num(draft.num("years_in_finland"), nan=0.0)
@@ -66,9 +66,7 @@ def draw_work_history(draft: Draft) -> None:
     experience = np.minimum(np.maximum(potential * fraction, 0.3), ceiling)
     experience = np.where(never_worked, 0.0, np.round(experience, 1))
 
-    tilt = np.ones((n, OCCUPATION_WEIGHTS_BY_LEVEL.shape[1]))
-    tilt[female] = FEMALE_OCCUPATION_TILT
-    tilt[draft.is_in("gender", "male")] = 1.0 / FEMALE_OCCUPATION_TILT
+    tilt = draft.gender_tilt(FEMALE_OCCUPATION_TILT)
     downgraded = (draft.latent["language_skill"] < 3.0) | draft.flag("degree_obtained_abroad")
     tilt[downgraded] *= DOWNGRADED_OCCUPATION_TILT
     occupation = categorical_rows(rng, OCCUPATION_WEIGHTS_BY_LEVEL[level] * tilt) + 1
