@@ -106,7 +106,7 @@ def tarve_train(data: Path, workdir: Path) -> dict[str, Any]:
     environment["TARVE_HOME"] = str(workdir / "home")
     environment.pop("MLFLOW_TRACKING_URI", None)
     out = workdir / "model"
-    command = [sys.executable, "-m", "training.cli", "train", "--data", str(data)]
+    command = [sys.executable, "-m", "tarve", "train", "--data", str(data)]
     command += ["--out", str(out), "--quiet"]
     started = time.perf_counter()
     completed = subprocess.run(

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         data = args.data
         if data is None:
             data = workdir / "register.parquet"
-            synth = [sys.executable, "-m", "training.cli", "synth", "--rows", str(args.rows)]
+            synth = [sys.executable, "-m", "tarve", "synth", "--rows", str(args.rows)]
             synth += ["--seed", str(args.seed), "--out", str(data)]
             subprocess.run(
                 synth,
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 capture_output=True,
             )
         generator_peak = _peak_children_bytes()
-        command = [sys.executable, "-m", "training.cli", "train", "--data", str(data)]
+        command = [sys.executable, "-m", "tarve", "train", "--data", str(data)]
         command += ["--out", str(workdir / "model"), "--quiet"]
         if args.max_rounds:
             config = workdir / "train.yaml"

@@ -10,7 +10,6 @@ Three entry points share one engine:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from fairness.metrics import (
 )
 from fairness.policy import FLAG_METRICS, Policy, flag_status, load_policy
 from fairness.report_json import FORMAT, FORMAT_VERSION, AuditReport
+from models.extract.fingerprint import data_fingerprint, file_fingerprint
 
 if TYPE_CHECKING:
     from models.model import ServiceNeedModel
@@ -124,24 +124,6 @@ def _as_arrays(
             values = sorted(set(decisions[service].astype(str)))[:5]
             raise ValueError(MSG_DECISION_VALUES.format(service=service, values=values))
     return label_matrix, score_matrix, decision_matrix
-
-
-def data_fingerprint(*frames: pd.DataFrame) -> str:
-    """``sha256:<hex>`` over the column names and row hashes of the frames."""
-    digest = hashlib.sha256()
-    for frame in frames:
-        digest.update("\x1f".join(map(str, frame.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return "sha256:" + digest.hexdigest()
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """``sha256:<hex>`` of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
 
 
 # -- the engine --------------------------------------------------------------------------

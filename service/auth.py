@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from models.identity_code import looks_like_identity_code
+from models.extract.identity_code import looks_like_identity_code
 from service.db import ApiKey, Database, utc_now
 from service.problems import Forbidden, ProblemError, Unauthorized
 

@@ -2,7 +2,7 @@
 
 An ASGI middleware that buffers the body (up to the configured limit; over it: 413),
 scans the path, the query and the body for anything shaped like a Finnish personal
-identity code (``models.identity_code``), and refuses the request with a 422 that names
+identity code (``models.extract.identity_code``), and refuses the request with a 422 that names
 where the code was and never what it was. JSON bodies are also decoded when they hold
 ``\\u`` escapes, so an escaped code cannot slip through. Nothing of a refused request
 is logged or stored.
@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.identity_code import IDENTITY_CODE_PATTERN, looks_like_identity_code
+from models.extract.identity_code import IDENTITY_CODE_PATTERN, looks_like_identity_code
 from service.problems import (
     PROBLEM_TYPES,
     ContentTooLarge,

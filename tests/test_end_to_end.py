@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from training.cli import main
+from tarve.cli import main
 
 
 @pytest.mark.slow

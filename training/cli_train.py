@@ -58,8 +58,8 @@ def register(subparsers: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``tarve train``."""
+    from models.extract.validation import ExtractReadError, ExtractValidationError
     from models.schema import SchemaError, load_schema
-    from models.validation import ExtractReadError, ExtractValidationError
     from training.config import load_config
     from training.pipeline import train
 

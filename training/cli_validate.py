@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from models.extract.report import render_problems, render_profile
+from models.extract.validation import ExtractReadError, read_extract, validate_frame
 from models.schema import SchemaError, load_schema
-from models.validation import ExtractReadError, read_extract, validate_frame
-from models.validation_report import render_problems, render_profile
 
 EXIT_VALID = 0
 EXIT_INVALID_DATA = 1

@@ -1,6 +1,6 @@
 """Training data in: an extract file or a frame, validated against the schema first.
 
-A file goes through the shared validator (:mod:`models.validation`); so does an
+A file goes through the shared validator (:mod:`models.extract.validation`); so does an
 in-memory frame. Any problem stops training with :class:`ExtractValidationError`,
 whose message lists every problem the validator found.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from models.extract.validation import ExtractValidationError, read_extract, validate_frame
 from models.schema import Schema
-from models.validation import ExtractValidationError, read_extract, validate_frame
 
 
 def load_training_frame(
@@ -37,9 +37,9 @@ def load_training_frame(
 
     Raises
     ------
-    models.validation.ExtractReadError
+    models.extract.validation.ExtractReadError
         The file cannot be read.
-    models.validation.ExtractValidationError
+    models.extract.validation.ExtractValidationError
         The data breaks the schema; every problem is listed.
     """
     source: str | None = None

@@ -116,7 +116,7 @@ def train(
 
     Raises
     ------
-    models.validation.ExtractValidationError
+    models.extract.validation.ExtractValidationError
         The data breaks the schema (every problem listed); nothing is trained.
     """
     from threadpoolctl import threadpool_limits
@@ -208,7 +208,7 @@ def _train(
             threshold_config=config.threshold,
         )
     del calibration_matrix
-    from fairness.audit import data_fingerprint
+    from models.extract import data_fingerprint
 
     with reporter.step("fingerprint data"):
         fingerprint = data_fingerprint(frame)

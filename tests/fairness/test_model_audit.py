@@ -13,7 +13,7 @@ from fairness import AuditReport, Policy, audit_model
 from fairness import cli as fairness_cli
 from models import ServiceNeedModel
 from models.rules import evaluate_rule
-from training.cli import main
+from tarve.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from fairness import Policy, audit_predictions_file
 from fairness import audit as audit_module
 from fairness import cli as fairness_cli
-from training.cli import main
+from tarve.cli import main
 
 from .conftest import simulate
 

@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.column_parsing import EXPECTED_INTEGER
-from models.extract_problems import (
+from models.extract.column_parsing import EXPECTED_INTEGER
+from models.extract.identity_code import (
+    has_valid_check_character,
+    looks_like_identity_code,
+    scan_identity_codes,
+)
+from models.extract.problems import (
     MSG_DUPLICATE_COLUMN,
     MSG_DUPLICATE_ID,
     MSG_IDENTITY_CODE,
@@ -34,20 +39,15 @@ from models.extract_problems import (
     Problem,
     ProblemKind,
 )
-from models.extract_reading import (
+from models.extract.reading import (
     MSG_EMPTY_FILE,
     MSG_NOT_FOUND,
     MSG_RAGGED_ROWS,
     MSG_UNSUPPORTED_FORMAT,
     MSG_WRONG_SEPARATOR,
 )
-from models.identity_code import (
-    has_valid_check_character,
-    looks_like_identity_code,
-    scan_identity_codes,
-)
-from models.schema import Schema, load_schema
-from models.validation import (
+from models.extract.report import render_problems, render_profile
+from models.extract.validation import (
     ExtractReadError,
     ExtractValidationError,
     ValidationResult,
@@ -55,7 +55,7 @@ from models.validation import (
     read_extract,
     validate_frame,
 )
-from models.validation_report import render_problems, render_profile
+from models.schema import Schema, load_schema
 from tests.sample_extracts import (
     EXTRA_COLUMN,
     IDENTITY_CODE,

@@ -92,7 +92,7 @@ def _extract(rows: int, seed: int) -> pd.DataFrame:
 def test_train_a_different_schema_end_to_end_through_the_cli(
     tmp_path: Path, mlflow_tracking: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.cli import main
+    from tarve.cli import main
 
     schema_path = tmp_path / "courses.yaml"
     schema_path.write_text(SCHEMA_YAML)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.extract_problems import MSG_OUT_OF_RANGE, ProblemKind
+from models.extract.problems import MSG_OUT_OF_RANGE, ProblemKind
 from models.schema import load_schema
 from tests.sample_extracts import EXTRA_COLUMN, IDENTITY_CODE, canonical_sample, text_sample
 from training import cli_validate
@@ -163,7 +163,7 @@ def test_unreadable_data_exits_1(
 def test_registered_in_the_tarve_command(
     clean_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.cli import main
+    from tarve.cli import main
 
     assert main(["validate", "--data", str(clean_csv)]) == EXIT_VALID
     assert "valid: 6 rows" in capsys.readouterr().out
@@ -182,7 +182,7 @@ def test_text_csv_is_not_coerced(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_synthetic_register_is_valid_and_round_trips(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from models.validation import load_validated_extract, validate_frame
+    from models.extract.validation import load_validated_extract, validate_frame
     from training.synth.generate import generate_register
 
     schema = load_schema()

@@ -86,8 +86,8 @@ def test_test_split_was_not_used_for_fitting(trained_result: Any) -> None:
 def test_bad_extract_stops_training_with_the_validators_messages(
     small_register: pd.DataFrame, tmp_path: Path
 ) -> None:
+    from models.extract.validation import ExtractValidationError, validate_frame
     from models.schema import load_schema
-    from models.validation import ExtractValidationError, validate_frame
     from training.pipeline import train
 
     broken = small_register.head(300).copy()
@@ -107,9 +107,9 @@ def test_bad_extract_stops_training_with_the_validators_messages(
 def test_bad_extract_file_stops_the_cli_with_exit_1(
     small_register: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from models.extract.validation import ExtractValidationError, load_validated_extract
     from models.schema import load_schema
-    from models.validation import ExtractValidationError, load_validated_extract
-    from training.cli import main
+    from tarve.cli import main
 
     broken = small_register.head(200).copy()
     broken.loc[5, "benefit_type"] = "lottery"

@@ -443,7 +443,7 @@ def test_csv_uses_plain_dates_booleans_and_empty_missing(tmp_path: Path) -> None
 
 
 def test_files_pass_validation_and_round_trip(tmp_path: Path, schema: Schema) -> None:
-    validation = pytest.importorskip("models.validation")
+    validation = pytest.importorskip("models.extract.validation")
     frame = generate_register(500, seed=6)
     columns = ["client_ref", *(s.name for s in schema.fields)]
     columns += schema.label_columns + schema.oracle_columns

@@ -109,7 +109,7 @@ def test_promote_refuses_a_failing_audit_naming_each_failure(tracked: Any, tmp_p
 def test_promote_cli_refuses_with_exit_1(
     tracked: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.cli import main
+    from tarve.cli import main
 
     strict = tmp_path / "strict.yaml"
     strict.write_text(STRICT_POLICY)
@@ -167,7 +167,7 @@ def test_promote_unknown_version_is_an_error(tracked: Any) -> None:
 def test_models_list_shows_versions_and_aliases(
     tracked: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.cli import main
+    from tarve.cli import main
 
     assert main(["models", "list", "--name", NAME]) == 0
     listing = capsys.readouterr().out

@@ -1,7 +1,7 @@
 """Plain-text rendering of validation problems and of an extract profile.
 
 The one place that turns a validation outcome into text for people: the ``tarve
-validate`` command prints it, and :class:`~models.validation.ExtractValidationError`
+validate`` command prints it, and :class:`~models.extract.validation.ExtractValidationError`
 uses it as its message, so training and batch scoring logs read the same.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from models.extract_problems import Problem
+from models.extract.problems import Problem
 
 if TYPE_CHECKING:
-    from models.validation import ExtractProfile
+    from models.extract.validation import ExtractProfile
 
 WHOLE_EXTRACT = "(extract)"
 NOTHING_CHANGED = "nothing was coerced or dropped"

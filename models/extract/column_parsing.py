@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
-from models.extract_problems import (
+from models.extract.problems import (
     MSG_LABEL_MISSING,
     MSG_LABEL_NOT_BINARY,
     MSG_NOT_A_BOOLEAN,

@@ -1,4 +1,4 @@
-"""The `tarve` command line: subcommands are registered by each package's `cli` module."""
+"""The `tarve` command line: each package's `cli` module registers its subcommands."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     from fairness import cli as fairness_cli
     from service import cli as service_cli
-    from training import cli_demo, cli_synth, cli_train, cli_validate
+    from tarve import demo
+    from training import cli_synth, cli_train, cli_validate
 
     parser = argparse.ArgumentParser(
         prog="tarve",
         description="tarve: service-need suggestions for public employment services.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (cli_synth, cli_validate, cli_train, fairness_cli, service_cli, cli_demo):
+    for module in (cli_synth, cli_validate, cli_train, fairness_cli, service_cli, demo):
         module.register(subparsers)
     return parser
 

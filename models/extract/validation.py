@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.column_parsing import (
+from models.extract.column_parsing import (
     ColumnValues,
     ParsedColumn,
     ValueIssue,
@@ -43,7 +43,8 @@ from models.column_parsing import (
     parse_number,
     range_issue,
 )
-from models.extract_problems import (
+from models.extract.identity_code import may_contain_identity_code, scan_identity_codes
+from models.extract.problems import (
     EXAMPLE_MAX_CHARS,
     EXAMPLE_SAMPLE_SIZE,
     MSG_DUPLICATE_COLUMN,
@@ -59,10 +60,9 @@ from models.extract_problems import (
     Problem,
     ProblemKind,
 )
-from models.extract_reading import ExtractReadError, read_extract
-from models.identity_code import may_contain_identity_code, scan_identity_codes
+from models.extract.reading import ExtractReadError, read_extract
+from models.extract.report import render_problems
 from models.schema import FieldSpec, Schema
-from models.validation_report import render_problems
 
 __all__ = [
     "ExtractProfile",

@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as pa_csv
 
-from models.extract_problems import ROW_SAMPLE_SIZE
-from models.identity_code import withhold_identity_codes
+from models.extract.identity_code import withhold_identity_codes
+from models.extract.problems import ROW_SAMPLE_SIZE
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")

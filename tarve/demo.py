@@ -71,7 +71,7 @@ def _step(title: str) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``tarve demo``."""
-    from training.cli import main
+    from tarve.cli import main
 
     data = tarve_home() / "demo" / "register.parquet"
     data.parent.mkdir(parents=True, exist_ok=True)
