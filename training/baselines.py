@@ -4,7 +4,8 @@
   (so services are ranked by how common they are; ROC AUC is 0.5).
 * **Logistic regression**: L2-regularised, per service, on one-hot categories and
   standardised numbers (missing values imputed with the training median plus a
-  missing-indicator column), fitted on a bounded sample of the training split so its
+  missing-indicator column; a scikit-learn ``Pipeline`` of a ``ColumnTransformer``
+  and a ``StandardScaler``), fitted on a bounded sample of the training split so its
   cost does not grow with the data.
 """
 
@@ -14,8 +15,12 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 MAX_ITERATIONS = 100
 
@@ -36,34 +41,75 @@ class PrevalenceBaseline:
 class LogisticBaseline:
     """One regularised logistic regression per service on a linear feature design.
 
+    The design is a scikit-learn pipeline fitted once for all services: numbers imputed
+    with the training median plus a missing-indicator column, categories one-hot
+    encoded (a category unseen in training gets no column), then everything scaled to
+    zero mean and unit variance.
+
     Parameters
     ----------
     categorical_columns : sequence of int
         Matrix columns that hold category codes (one-hot encoded).
     c : float
         Inverse L2 strength of :class:`sklearn.linear_model.LogisticRegression`.
+
+    Attributes
+    ----------
+    design_ : sklearn.pipeline.Pipeline
+        The fitted imputation, one-hot encoding and scaling.
+    models_ : list of LogisticRegression or float
+        Per service, the fitted regression, or the constant label of a one-class target.
     """
 
     def __init__(self, *, categorical_columns: Sequence[int], c: float = 1.0) -> None:
         self.categorical_columns = list(categorical_columns)
         self.c = c
 
+    def _design_pipeline(self, columns: int) -> Pipeline:
+        numeric = [i for i in range(columns) if i not in self.categorical_columns]
+        return Pipeline(
+            [
+                (
+                    "encode",
+                    ColumnTransformer(
+                        [
+                            (
+                                "numbers",
+                                SimpleImputer(
+                                    strategy="median", add_indicator=True, keep_empty_features=True
+                                ),
+                                numeric,
+                            ),
+                            (
+                                "categories",
+                                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                                self.categorical_columns,
+                            ),
+                        ],
+                        sparse_threshold=0.0,
+                    ),
+                ),
+                ("scale", StandardScaler()),
+            ]
+        )
+
     def fit(self, matrix: np.ndarray, labels: np.ndarray) -> LogisticBaseline:
-        """Fit on encoded features (rows x features) and 0/1 labels (rows x services)."""
-        numeric = [i for i in range(matrix.shape[1]) if i not in self.categorical_columns]
-        self.numeric_columns_ = numeric
-        values = matrix[:, numeric]
-        self.medians_ = np.nan_to_num(np.nanmedian(values, axis=0)) if numeric else np.empty(0)
-        self.missing_columns_ = [j for j in range(len(numeric)) if np.isnan(values[:, j]).any()]
-        self.categories_ = {
-            column: np.unique(matrix[~np.isnan(matrix[:, column]), column])
-            for column in self.categorical_columns
-        }
-        raw_design = self._raw_design(matrix)
-        self.mean_ = raw_design.mean(axis=0)
-        scale = raw_design.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
-        design = (raw_design - self.mean_) / self.scale_
+        """Fit on encoded features (rows x features) and 0/1 labels (rows x services).
+
+        Parameters
+        ----------
+        matrix : ndarray, shape (rows, features)
+            The feature encoder's matrix (NaN for missing).
+        labels : ndarray, shape (rows, services)
+            0/1 needs.
+
+        Returns
+        -------
+        LogisticBaseline
+            ``self``.
+        """
+        self.design_ = self._design_pipeline(matrix.shape[1])
+        design = self.design_.fit_transform(matrix)
         self.models_: list[LogisticRegression | float] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -80,21 +126,19 @@ class LogisticBaseline:
                 self.models_.append(model)
         return self
 
-    def _raw_design(self, matrix: np.ndarray) -> np.ndarray:
-        blocks: list[np.ndarray] = []
-        if self.numeric_columns_:
-            values = matrix[:, self.numeric_columns_]
-            missing = np.isnan(values)
-            blocks.append(np.where(missing, self.medians_, values))
-            if self.missing_columns_:
-                blocks.append(missing[:, self.missing_columns_].astype(np.float64))
-        for column, categories in self.categories_.items():
-            blocks.append((matrix[:, [column]] == categories[None, :]).astype(np.float64))
-        return np.hstack(blocks) if blocks else np.zeros((len(matrix), 1))
-
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        """Need probabilities, shape (rows, services)."""
-        design = (self._raw_design(matrix) - self.mean_) / self.scale_
+        """Need probabilities, shape (rows, services).
+
+        Parameters
+        ----------
+        matrix : ndarray, shape (rows, features)
+            Encoded features.
+
+        Returns
+        -------
+        ndarray
+        """
+        design = self.design_.transform(matrix)
         columns = [
             np.full(len(matrix), model)
             if isinstance(model, float)

@@ -11,11 +11,13 @@ calibration split. The test split is never used here.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
+from sklearn.model_selection import StratifiedKFold
 
 from models.calibration import Calibrator, IdentityCalibrator, fit_isotonic, fit_platt
 from training.config import CalibrationConfig, ThresholdConfig
@@ -86,19 +88,21 @@ def crossfit_log_loss(
 
 
 def _stratified_folds(label: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+    """Assign each row a fold (0 .. folds - 1) with scikit-learn's ``StratifiedKFold``."""
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     fold_of_row = np.empty(len(label), dtype=np.int64)
-    for value in (0, 1):
-        positions = np.flatnonzero(label == value)
-        shuffled = rng.permutation(positions)
-        fold_of_row[shuffled] = np.arange(shuffled.size) % folds
+    with warnings.catch_warnings():
+        # A class with fewer rows than folds leaves some folds without it; that is fine.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for fold, (_, held) in enumerate(splitter.split(np.zeros(len(label)), label)):
+            fold_of_row[held] = fold
     return fold_of_row
 
 
 def choose_threshold(
     probability: np.ndarray, label: np.ndarray, *, config: ThresholdConfig
 ) -> float:
-    """The "recommended" threshold for one service by the configured rule.
+    """Choose the "recommended" threshold for one service by the configured rule.
 
     Parameters
     ----------

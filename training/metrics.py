@@ -1,7 +1,8 @@
 """Metrics of probability scores: per service and per client ranking.
 
-Per service: ROC AUC, PR AUC (average precision), Brier score, log loss, expected
-calibration error (equal-width bins, weighted by bin size), prevalence and mean score.
+Per service: ROC AUC and PR AUC (average precision), both from scikit-learn, Brier
+score, log loss, expected calibration error (equal-width bins, weighted by bin size),
+prevalence and mean score.
 Per client, ranking the services by score: precision@k (share of the top k that the
 client needs), recall@k (share of the client's needs in the top k) and NDCG@k with
 binary relevance. Recall and NDCG are averaged over clients with at least one need;
@@ -13,41 +14,49 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import rankdata
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from training.calibrate import clipped_log_loss
 
 
 def roc_auc(label: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged; NaN for one class."""
-    positives = int(label.sum())
-    negatives = len(label) - positives
-    if positives == 0 or negatives == 0:
+    """ROC AUC (:func:`sklearn.metrics.roc_auc_score`); NaN when only one class is present.
+
+    Parameters
+    ----------
+    label : ndarray
+        0/1 outcomes.
+    score : ndarray
+        Scores, higher meaning more likely 1.
+
+    Returns
+    -------
+    float
+    """
+    label = np.asarray(label)
+    if not 0 < label.sum() < len(label):
         return math.nan
-    ranks = rankdata(score)
-    rank_sum = float(ranks[label == 1].sum())
-    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+    return float(roc_auc_score(label, score))
 
 
 def average_precision(label: np.ndarray, score: np.ndarray) -> float:
-    """Area under the precision-recall curve as a step sum (scikit-learn's definition).
+    """PR AUC as :func:`sklearn.metrics.average_precision_score`; NaN without a positive.
 
-    Precision and recall are taken at each distinct score, so tied scores count as one
-    threshold. NaN when there is no positive.
+    Parameters
+    ----------
+    label : ndarray
+        0/1 outcomes.
+    score : ndarray
+        Scores, higher meaning more likely 1.
+
+    Returns
+    -------
+    float
     """
-    positives = int(label.sum())
-    if positives == 0:
+    label = np.asarray(label)
+    if label.sum() == 0:
         return math.nan
-    order = np.argsort(-score, kind="mergesort")
-    sorted_score = score[order]
-    sorted_label = label[order].astype(np.float64)
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_score)), len(score) - 1]
-    true_positives = np.cumsum(sorted_label)[last_of_tie]
-    predicted = last_of_tie + 1.0
-    precision = true_positives / predicted
-    recall = true_positives / positives
-    recall_steps = np.diff(np.r_[0.0, recall])
-    return float((recall_steps * precision).sum())
+    return float(average_precision_score(label, score))
 
 
 def expected_calibration_error(label: np.ndarray, probability: np.ndarray, *, bins: int) -> float:
