@@ -41,10 +41,11 @@ from harness import (
     prepare_model,
     run_load,
     running,
-    sample_bodies,
     start_server,
     uvicorn_command,
 )
+
+from tests.support import request_bodies  # after harness: it puts the repo on sys.path
 
 TARGETS = {
     "p50_with_reasons_ms": 20.0,
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             model.pyfunc_uri, model.tracking_uri = args.pyfunc_uri, args.tracking_uri
         print(f"model: {model.description}")
         results["model"] = model.description
-        bodies = sample_bodies(model.directory, 200)
+        bodies = request_bodies(model.directory, 200)
         explained = encode_bodies(bodies)
         plain = encode_bodies([{**body, "explain": False} for body in bodies])
         measure = {

@@ -25,8 +25,9 @@ from harness import (
     prepare_model,
     run_load,
     running,
-    sample_bodies,
 )
+
+from tests.support import request_bodies  # after harness: it puts the repo on sys.path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = prepare_model(workdir, model=args.model, rows=args.rows)
         print(f"model: {model.description}")
-        bodies = encode_bodies(sample_bodies(model.directory, 500))
+        bodies = encode_bodies(request_bodies(model.directory, 500))
         server, headers = _tarve_server(model, workdir)
         with running(server):
             loaded_rss = server.rss_mib()

@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
-CONSENTS = ["kykyviisari", "health", "language_test"]
 
 
 # -- the model --------------------------------------------------------------------------
@@ -49,7 +48,7 @@ def prepare_model(workdir: Path, *, model: str | None, rows: int) -> BenchModel:
     realistic size is fitted and logged as a pyfunc model here.
     """
     if model:
-        from models.artifact import resolve_model_uri
+        from models.registry import resolve_model_uri
 
         return BenchModel(resolve_model_uri(model), f"given: {model}")
     os.environ["TARVE_HOME"] = str(workdir / "home")
@@ -62,7 +61,7 @@ def prepare_model(workdir: Path, *, model: str | None, rows: int) -> BenchModel:
 
 
 def _train_with_training_package(workdir: Path, *, rows: int) -> BenchModel:
-    from models.store import tracking_uri
+    from models.registry import tracking_uri
     from training.config import TrainConfig
     from training.pipeline import train
     from training.synth.generate import generate_register
@@ -85,12 +84,12 @@ def _train_with_training_package(workdir: Path, *, rows: int) -> BenchModel:
 
 
 def _fixture_model(workdir: Path) -> BenchModel:
-    from tests.service.fixture_model import save_fixture_model
+    from tests.support import save_fixture_model
 
     directory = save_fixture_model(
         workdir / "model", rows=20_000, trees=120, leaves=15, version="bench-fixture"
     )
-    description = "fixture model (tests/service/fixture_model.py): 12 x 120 trees, 15 leaves"
+    description = "fixture model (tests/support/fixture_model.py): 12 x 120 trees, 15 leaves"
     bench_model = BenchModel(directory, description)
     with contextlib.suppress(Exception):
         bench_model.pyfunc_uri, bench_model.tracking_uri = _log_pyfunc(directory, workdir)
@@ -114,23 +113,6 @@ def _log_pyfunc(directory: Path, workdir: Path) -> tuple[str, str]:
             registered_model_name="tarve-service-need",
         )
     return f"models:/tarve-service-need/{info.registered_model_version}", uri
-
-
-def sample_bodies(directory: Path, count: int, *, seed: int = 5) -> list[dict[str, Any]]:
-    """Valid request bodies for the model in ``directory`` (random in-schema profiles)."""
-    from models.model import ServiceNeedModel
-    from tests.service.fixture_model import random_profile
-
-    schema = ServiceNeedModel.load(directory).schema
-    rng = np.random.default_rng(seed)
-    return [
-        {
-            "client_ref": f"bench-{i:05d}",
-            "consents": CONSENTS,
-            "profile": random_profile(schema, rng, missing_rate=0.1),
-        }
-        for i in range(count)
-    ]
 
 
 # -- servers ----------------------------------------------------------------------------

@@ -94,9 +94,9 @@ def _audit(args: argparse.Namespace) -> Any:
             service=args.service_column,
             policy=policy,
         )
-    from models.artifact import load_model
     from models.extract import file_fingerprint
     from models.extract.validation import load_validated_extract
+    from models.model import load_model
 
     model = load_model(args.model)
     frame = load_validated_extract(args.data, model.schema, require_labels=True)

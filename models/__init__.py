@@ -6,7 +6,8 @@ training and serving. A *ServiceNeedModel* holds one LightGBM booster per servic
 its calibrator and "recommended" threshold; it predicts calibrated probabilities and
 explains them with exact TreeSHAP summed per field. ``recommend`` ranks services for a
 client with readable reasons in Finnish, Swedish or English. This package imports
-none of ``training``, ``service`` or ``fairness``.
+none of ``training``, ``service`` or ``fairness``. Reading extracts is
+:mod:`models.extract`; every MLflow read goes through :mod:`models.registry`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models.artifact import load_model, resolve_model_uri, save_model
+    from models.artifact import save_model
     from models.features import FeatureEncoder, UnknownCategoryError
-    from models.model import ServiceNeedModel
+    from models.model import ServiceNeedModel, load_model
     from models.recommend import Reason, Suggestion, recommend
+    from models.registry import resolve_model_uri
     from models.schema import Schema, SchemaError, load_schema
 
 # Imported on first use, so `import models.schema` does not load LightGBM and MLflow.
@@ -30,10 +32,10 @@ _EXPORTS = {
     "ServiceNeedModel": "models.model",
     "Suggestion": "models.recommend",
     "UnknownCategoryError": "models.features",
-    "load_model": "models.artifact",
+    "load_model": "models.model",
     "load_schema": "models.schema",
     "recommend": "models.recommend",
-    "resolve_model_uri": "models.artifact",
+    "resolve_model_uri": "models.registry",
     "save_model": "models.artifact",
 }
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    """Import an exported name on first use."""
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'models' has no attribute {name!r}")

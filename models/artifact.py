@@ -9,19 +9,22 @@ Layout::
     (anything else)      reports written next to it by training (evaluation, audit,
                          model card); loading ignores them
 
-Loading reads only text and JSON: it never unpickles.
+Loading reads only text and JSON: it never unpickles. This module knows the files;
+:func:`models.model.load_model` builds the model from them and
+:func:`models.registry.resolve_model_uri` turns MLflow URIs into such a directory.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 
-from models.calibration import calibrator_from_dict
-from models.schema import schema_from_dict
+from models.calibration import Calibrator, calibrator_from_dict
+from models.schema import Schema, schema_from_dict
 
 if TYPE_CHECKING:
     from models.model import ServiceNeedModel
@@ -39,7 +42,20 @@ MSG_FEATURES = (
 
 
 def save_model(model: ServiceNeedModel, path: str | Path) -> Path:
-    """Write ``model`` to directory ``path`` (created if missing) and return it."""
+    """Write ``model`` to directory ``path`` (created if missing).
+
+    Parameters
+    ----------
+    model : ServiceNeedModel
+        The model to write.
+    path : str or Path
+        The artifact directory.
+
+    Returns
+    -------
+    Path
+        The artifact directory.
+    """
     directory = Path(path)
     (directory / BOOSTER_DIR).mkdir(parents=True, exist_ok=True)
     for service, booster in model.boosters.items():
@@ -64,6 +80,23 @@ def save_model(model: ServiceNeedModel, path: str | Path) -> Path:
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest (``tarve_model.json``) of artifact directory ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A local artifact directory.
+
+    Returns
+    -------
+    dict
+        The parsed manifest.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` holds no manifest.
+    """
     directory = Path(path)
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
@@ -72,11 +105,40 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_model(path: str | Path) -> ServiceNeedModel:
-    """Load a model from an artifact directory or an MLflow URI (``models:/``, ``runs:/``)."""
-    from models.model import ServiceNeedModel
+@dataclass(frozen=True)
+class StoredModel:
+    """What an artifact directory holds, read back from its text and JSON files."""
 
-    directory = resolve_model_uri(path)
+    directory: Path
+    schema: Schema
+    boosters: dict[str, lgb.Booster]
+    calibrators: dict[str, Calibrator]
+    thresholds: dict[str, float]
+    metadata: dict[str, Any]
+    feature_names: list[str]
+
+
+def read_artifact(path: str | Path) -> StoredModel:
+    """Read the parts of a model from artifact directory ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A local artifact directory (resolve MLflow URIs with
+        :func:`models.registry.resolve_model_uri` first).
+
+    Returns
+    -------
+    StoredModel
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` holds no manifest.
+    ValueError
+        The format version is not supported.
+    """
+    directory = Path(path)
     manifest = read_manifest(directory)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(
@@ -91,7 +153,8 @@ def load_model(path: str | Path) -> ServiceNeedModel:
         service: lgb.Booster(model_file=str(directory / BOOSTER_DIR / f"{service}.txt"))
         for service in manifest["services"]
     }
-    model = ServiceNeedModel(
+    return StoredModel(
+        directory=directory,
         schema=schema,
         boosters=boosters,
         calibrators={
@@ -99,37 +162,5 @@ def load_model(path: str | Path) -> ServiceNeedModel:
         },
         thresholds=manifest["thresholds"],
         metadata=manifest.get("metadata", {}),
+        feature_names=list(manifest["feature_names"]),
     )
-    if model.encoder.feature_names != manifest["feature_names"]:
-        raise ValueError(
-            MSG_FEATURES.format(
-                path=directory,
-                stored=manifest["feature_names"],
-                schema=model.encoder.feature_names,
-            )
-        )
-    return model
-
-
-def resolve_model_uri(uri: str | Path) -> Path:
-    """A local artifact directory for a path or an MLflow ``models:/``/``runs:/`` URI.
-
-    MLflow URIs are downloaded with ``mlflow.artifacts.download_artifacts``; the tarve
-    artifact is the ``artifacts/model`` folder of the logged pyfunc model (or the
-    downloaded folder itself).
-    """
-    text = str(uri)
-    if "://" not in text and not text.startswith(("models:/", "runs:/")):
-        return Path(text)
-    import mlflow
-
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
-    for candidate in (local, local / "artifacts" / "model", local / "model"):
-        if (candidate / MANIFEST).is_file():
-            return candidate
-    matches = sorted(local.rglob(MANIFEST))
-    if not matches:
-        raise FileNotFoundError(
-            MSG_NOT_AN_ARTIFACT.format(path=f"{text} ({local})", manifest=MANIFEST)
-        )
-    return matches[0].parent

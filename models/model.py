@@ -15,9 +15,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models.artifact import MSG_FEATURES, read_artifact, save_model
 from models.calibration import Calibrator
 from models.features import FeatureEncoder
 from models.schema import Schema
+from models.registry import resolve_model_uri
 from models.single_row import SingleRowPredictors
 
 MSG_MISSING_SERVICE = "no booster for service {service!r}; the model has {services}"
@@ -166,15 +168,11 @@ class ServiceNeedModel:
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the artifact directory (LightGBM text + JSON). See :mod:`models.artifact`."""
-        from models.artifact import save_model
-
         return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> ServiceNeedModel:
         """Load an artifact directory, or a ``models:/`` / ``runs:/`` MLflow URI."""
-        from models.artifact import load_model
-
         return load_model(path)
 
     @property
@@ -185,3 +183,40 @@ class ServiceNeedModel:
     def version(self) -> str | None:
         version = self.metadata.get("version")
         return None if version is None else str(version)
+
+
+def load_model(path: str | Path) -> ServiceNeedModel:
+    """Load a model from an artifact directory or an MLflow URI.
+
+    Parameters
+    ----------
+    path : str or Path
+        A model directory, ``models:/NAME@alias``, ``models:/NAME/VERSION`` or
+        ``runs:/...``; MLflow URIs are resolved through :mod:`models.registry`.
+
+    Returns
+    -------
+    ServiceNeedModel
+
+    Raises
+    ------
+    ValueError
+        The stored feature names do not match the schema's model inputs.
+    """
+    stored = read_artifact(resolve_model_uri(path))
+    model = ServiceNeedModel(
+        schema=stored.schema,
+        boosters=stored.boosters,
+        calibrators=stored.calibrators,
+        thresholds=stored.thresholds,
+        metadata=stored.metadata,
+    )
+    if model.encoder.feature_names != stored.feature_names:
+        raise ValueError(
+            MSG_FEATURES.format(
+                path=stored.directory,
+                stored=stored.feature_names,
+                schema=model.encoder.feature_names,
+            )
+        )
+    return model

@@ -13,8 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from models.artifact import load_model
-from models.model import ServiceNeedModel
+from models.model import ServiceNeedModel, load_model
 
 
 class ServiceNeedPyfunc(PythonModel):

@@ -1,8 +1,8 @@
-"""Where tarve keeps its local state: the MLflow store and the audit-log database.
+"""Where tarve keeps its local state, and the names it registers models under.
 
 Embedded defaults live under a project-local directory (``TARVE_HOME``, default
-``.tarve`` in the working directory): MLflow with a SQLite backend store and a file
-artifact store. ``MLFLOW_TRACKING_URI`` points MLflow at a server instead.
+``.tarve`` in the working directory): the MLflow SQLite store and artifacts (see
+:mod:`models.registry`) and the audit-log database of the service.
 """
 
 from __future__ import annotations
@@ -16,30 +16,13 @@ CANDIDATE_ALIAS = "candidate"
 
 
 def tarve_home() -> Path:
-    """The project-local state directory (created if missing)."""
+    """The project-local state directory (created if missing).
+
+    Returns
+    -------
+    Path
+        ``TARVE_HOME`` (default ``.tarve``), resolved to an absolute path.
+    """
     home = Path(os.environ.get("TARVE_HOME", ".tarve")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     return home
-
-
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else a SQLite store under :func:`tarve_home`."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    if configured:
-        return configured
-    return f"sqlite:///{tarve_home() / 'mlflow.db'}"
-
-
-def artifact_location() -> str:
-    """Default artifact root for experiments created by tarve with the embedded store."""
-    return (tarve_home() / "mlartifacts").as_uri()
-
-
-def configure_mlflow() -> str:
-    """Point the ``mlflow`` client at tarve's store and return the URI."""
-    import mlflow
-
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri

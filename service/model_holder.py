@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from models.artifact import MANIFEST, load_model, resolve_model_uri
-from models.model import ServiceNeedModel
+from models import registry
+from models.artifact import MANIFEST
+from models.model import ServiceNeedModel, load_model
 from models.recommend import recommend
 from service.problems import ModelRejected, ModelUnavailable
 from service.request_model import RequestModels, build_request_models, example_request
@@ -80,36 +81,22 @@ class LoadedModel:
         return {"name": self.name, "version": self.version, "alias": self.alias}
 
 
-def _is_mlflow_uri(uri: str) -> bool:
-    return uri.startswith(("models:/", "runs:/")) or "://" in uri
-
-
 def _manifest_digest(directory: Path) -> str:
     return hashlib.sha256((directory / MANIFEST).read_bytes()).hexdigest()
 
 
 def locate(uri: str) -> ModelSource:
     """Find out which version ``uri`` names now, without loading it."""
-    if uri.startswith("models:/"):
-        from mlflow import MlflowClient
-
-        from models.store import configure_mlflow
-
-        configure_mlflow()
-        reference = uri[len("models:/") :]
-        client = MlflowClient()
-        if "@" in reference:
-            name, alias = reference.split("@", 1)
-            version = str(client.get_model_version_by_alias(name, alias).version)
-            return ModelSource(uri, f"models:/{name}/{version}", version, alias, version)
-        name, _, version = reference.partition("/")
-        if version.isdigit():
-            return ModelSource(uri, uri, version, None, version)
+    if uri.startswith(registry.MODELS_SCHEME):
+        reference = registry.parse_models_uri(uri)
+        if reference.alias is not None:
+            version = registry.version_for_alias(reference.name, reference.alias)
+            load_uri = registry.models_uri(reference.name, version)
+            return ModelSource(uri, load_uri, version, reference.alias, version)
+        if reference.version and reference.version.isdigit():
+            return ModelSource(uri, uri, reference.version, None, reference.version)
         return ModelSource(uri, uri, None, None, uri)
-    if _is_mlflow_uri(uri):
-        from models.store import configure_mlflow
-
-        configure_mlflow()
+    if registry.is_mlflow_uri(uri):
         return ModelSource(uri, uri, None, None, uri)
     return ModelSource(uri, uri, None, None, _manifest_digest(Path(uri)))
 
@@ -138,7 +125,7 @@ def smoke_test(model: ServiceNeedModel, requests: RequestModels) -> None:
 
 def load_version(source: ModelSource, *, batch_limit: int) -> LoadedModel:
     """Load, build the request models, smoke-test; any failure raises."""
-    directory = resolve_model_uri(source.load_uri)
+    directory = registry.resolve_model_uri(source.load_uri)
     model = load_model(directory)
     requests = build_request_models(model.schema, services=model.services, batch_limit=batch_limit)
     smoke_test(model, requests)

@@ -1,4 +1,7 @@
-"""Shared fixtures: a small trained model (once per session) and a temporary MLflow store."""
+"""Shared fixtures: a small trained model (once per session) and a temporary MLflow store.
+
+The builders behind them live in :mod:`tests.support`.
+"""
 
 from __future__ import annotations
 
@@ -10,37 +13,14 @@ import pandas as pd
 import pytest
 
 import training  # noqa: F401  (sets OMP_WAIT_POLICY before LightGBM loads)
-
-SMALL_REGISTER_ROWS = 4000
-SMALL_REGISTER_SEED = 20210301
-
-
-def fast_train_config(**changes: Any) -> Any:
-    """A training config for tests: few boosting rounds, one thread, small samples."""
-    from training.config import TrainConfig
-
-    base: dict[str, Any] = {
-        "lightgbm": {
-            "learning_rate": 0.15,
-            "num_leaves": 15,
-            "min_data_in_leaf": 30,
-            "num_boost_round": 60,
-            "early_stopping_rounds": 10,
-            "num_threads": 1,
-        },
-        "evaluation": {"baseline_sample": 1500},
-        "tracking": {"enabled": False, "shap_sample": 50},
-        "progress": False,
-    }
-    return TrainConfig().updated(base).updated(changes)
+from tests import support
 
 
 @pytest.fixture(scope="session")
 def small_register() -> pd.DataFrame:
     """~4,000 rows of the synthetic register (default schema, bias on)."""
-    from training.synth import generate_register
-
-    return generate_register(SMALL_REGISTER_ROWS, seed=SMALL_REGISTER_SEED)
+    frame: pd.DataFrame = support.small_register()
+    return frame
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +29,7 @@ def trained_result(small_register: pd.DataFrame, tmp_path_factory: pytest.TempPa
     from training.pipeline import train
 
     out = tmp_path_factory.mktemp("trained") / "model"
-    return train(small_register, config=fast_train_config(output_dir=str(out)))
+    return train(small_register, config=support.fast_train_config(output_dir=str(out)))
 
 
 @pytest.fixture(scope="session")

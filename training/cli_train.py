@@ -148,28 +148,19 @@ def run_promote(args: argparse.Namespace) -> int:
 
 def run_models_list(args: argparse.Namespace) -> int:
     """Handler of ``tarve models list``."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from models.store import configure_mlflow
+    from models import registry
     from training.tracking import TAG_FAIRNESS_VERDICT
 
-    configure_mlflow()
-    client = MlflowClient()
     try:
-        registered = client.get_registered_model(args.name)
-        versions = client.search_model_versions(f"name = '{args.name}'")
-    except MlflowException:
+        versions = registry.list_versions(args.name)
+    except LookupError:
         print(f"no registered model named {args.name!r}", file=sys.stderr)
         return 1
-    aliases: dict[str, list[str]] = {}
-    for alias, version in (registered.aliases or {}).items():
-        aliases.setdefault(str(version), []).append(alias)
     print(f"{'version':>7}  {'aliases':<22} {'fairness':<10} {'created':<20} run")
-    for item in sorted(versions, key=lambda v: int(v.version), reverse=True):
+    for item in versions:
         created = _format_time(item.creation_timestamp)
         print(
-            f"{item.version:>7}  {','.join(sorted(aliases.get(str(item.version), []))):<22} "
+            f"{item.version:>7}  {','.join(item.aliases):<22} "
             f"{item.tags.get(TAG_FAIRNESS_VERDICT, '-'):<10} {created:<20} {item.run_id}"
         )
     return 0

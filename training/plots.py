@@ -136,7 +136,7 @@ class ShapPlotTask:
 
 def render_shap_plots(task: ShapPlotTask) -> list[Path]:
     """Load the model from ``task.model_dir`` and draw its SHAP summaries (child process)."""
-    from models.artifact import load_model
+    from models.model import load_model
 
     task.directory.mkdir(parents=True, exist_ok=True)
     return shap_summary_plots(load_model(task.model_dir), task.rows, directory=task.directory)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.artifact import resolve_model_uri
-from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, configure_mlflow
+from models import registry
+from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS
 from training.audit import FAIRNESS_HTML, FAIRNESS_JSON
 
 MSG_NO_VERSION = "model {name!r} has no version {version}"
@@ -86,7 +86,7 @@ def logged_model_id(model_version: Any) -> str | None:
 
 def read_version_audit(name: str, version: str) -> tuple[dict[str, Any] | None, Path]:
     """The stored fairness audit of a registered version (None if it has none)."""
-    directory = resolve_model_uri(f"models:/{name}/{version}")
+    directory = registry.resolve_model_uri(registry.models_uri(name, version))
     path = directory / FAIRNESS_JSON
     if not path.is_file():
         return None, directory
@@ -132,22 +132,17 @@ def promote(
     LookupError
         The version does not exist.
     """
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     from fairness.gate import gate_failures
     from fairness.policy import load_policy
+    from training import tracking
 
     if override_reason is not None and not override_reason.strip():
         raise ValueError(MSG_EMPTY_REASON)
-    configure_mlflow()
-    client = MlflowClient()
     version = str(version)
     try:
-        if version.startswith("@"):
-            version = str(client.get_model_version_by_alias(name, version[1:]).version)
-        model_version = client.get_model_version(name, version)
-    except MlflowException as exc:
+        version = registry.resolve_version(name, version)
+        model_version = registry.get_version(name, version)
+    except LookupError as exc:
         raise LookupError(MSG_NO_VERSION.format(name=name, version=version)) from exc
     audit, _ = read_version_audit(name, version)
     if audit is None:
@@ -170,23 +165,23 @@ def promote(
             TAG_OVERRIDE_AT: when,
             TAG_OVERRIDE_FAILURES: "\n".join(failures)[:MAX_TAG_LENGTH],
         }
-        for key, value in tags.items():
-            client.set_model_version_tag(name, version, key, value)
+        tracking.set_version_tags(name, version, tags)
         if audit is not None:
-            _store_override(client, model_version, audit, override_reason, who, when)
-    client.set_model_version_tag(name, version, TAG_PROMOTED_BY, who)
-    client.set_model_version_tag(name, version, TAG_PROMOTED_AT, when)
-    client.set_registered_model_alias(name, alias, version)
+            _store_override(model_version, audit, override_reason, who, when)
+    tracking.set_version_tags(name, version, {TAG_PROMOTED_BY: who, TAG_PROMOTED_AT: when})
+    tracking.set_alias(name, alias, version)
     return PromotionResult(
         name=name, version=version, alias=alias, failures=failures, override=override
     )
 
 
 def _store_override(
-    client: Any, model_version: Any, audit: dict[str, Any], reason: str, who: str, when: str
+    model_version: registry.VersionInfo, audit: dict[str, Any], reason: str, who: str, when: str
 ) -> None:
     """Add the override to the audit and store it with the model and with the run."""
     from fairness.report_json import AuditReport
+
+    from training import tracking
 
     report = AuditReport.from_dict(audit)
     report.record_override(reason, who, when)
@@ -197,7 +192,10 @@ def _store_override(
         html_path.write_text(report.to_html(), "utf-8")
         model_id = logged_model_id(model_version)
         for path in (json_path, html_path):
-            if model_id:
-                client.log_model_artifact(model_id, str(path), MODEL_ARTIFACT_FOLDER)
-            if model_version.run_id:
-                client.log_artifact(model_version.run_id, str(path), "fairness")
+            tracking.log_version_artifact(
+                path,
+                model_id=model_id,
+                run_id=model_version.run_id,
+                model_folder=MODEL_ARTIFACT_FOLDER,
+                run_folder="fairness",
+            )

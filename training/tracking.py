@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from models import pyfunc as pyfunc_module
+from models import registry
 from models.schema import Schema
-from models.store import artifact_location, configure_mlflow
 from training.config import TrackingConfig
 
 PYFUNC_REQUIREMENTS = (
@@ -84,11 +84,11 @@ def mlflow_run(config: TrackingConfig) -> Iterator[RunInfo]:
     """Start an MLflow run in tarve's store (``MLFLOW_TRACKING_URI`` or the local SQLite)."""
     import mlflow
 
-    uri = configure_mlflow()
-    if mlflow.get_experiment_by_name(config.experiment) is None:
+    uri = registry.configure_mlflow()
+    if registry.experiment_id(config.experiment) is None:
         # A local store keeps artifacts under TARVE_HOME, never in ./mlruns; a server
         # decides for itself.
-        location = artifact_location() if uri.startswith(LOCAL_STORE_SCHEMES) else None
+        location = registry.artifact_location() if uri.startswith(LOCAL_STORE_SCHEMES) else None
         mlflow.create_experiment(config.experiment, artifact_location=location)
     experiment = mlflow.set_experiment(config.experiment)
     with mlflow.start_run(run_name=config.run_name) as run:
@@ -112,10 +112,7 @@ class StoreWarmUp:
 
     def _run(self) -> None:
         try:
-            import mlflow
-
-            configure_mlflow()
-            mlflow.get_experiment_by_name(self._config.experiment)
+            registry.experiment_id(self._config.experiment)
         except BaseException as exc:  # reported when the run starts
             self._error = exc
 
@@ -128,16 +125,7 @@ class StoreWarmUp:
 
 def next_version(name: str) -> str:
     """The version number the registry will most likely give the next version of ``name``."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient()
-    try:
-        versions = client.search_model_versions(f"name = '{name}'")
-    except MlflowException:
-        return "1"
-    numbers = [int(item.version) for item in versions]
-    return str(max(numbers, default=0) + 1)
+    return registry.next_version(name)
 
 
 def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
@@ -308,3 +296,61 @@ def log_run(
         model_uri=info.model_uri,
         alias=config.alias or None,
     )
+
+
+# -- registry writes for promote (reads go through models.registry) ----------------------
+def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
+    """Set tags on one registered model version.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name.
+    version : str
+        Version number.
+    tags : dict of str to str
+        Tag names and values.
+    """
+    client = registry.client()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Move ``alias`` of registered model ``name`` to ``version``.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name.
+    alias : str
+        The alias to move.
+    version : str
+        Version number.
+    """
+    registry.client().set_registered_model_alias(name, alias, version)
+
+
+def log_version_artifact(
+    path: Path, *, model_id: str | None, run_id: str | None, model_folder: str, run_folder: str
+) -> None:
+    """Store a file with a logged model (``model_folder``) and with its run (``run_folder``).
+
+    Parameters
+    ----------
+    path : Path
+        The file to store.
+    model_id : str, optional
+        The logged model's id (``m-...``); skipped when None.
+    run_id : str, optional
+        The run's id; skipped when None.
+    model_folder : str
+        Artifact folder in the logged model.
+    run_folder : str
+        Artifact folder in the run.
+    """
+    client = registry.client()
+    if model_id:
+        client.log_model_artifact(model_id, str(path), model_folder)
+    if run_id:
+        client.log_artifact(run_id, str(path), run_folder)

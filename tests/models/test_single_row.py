@@ -9,7 +9,7 @@ import pytest
 
 import models.model as model_module
 from models.model import ServiceNeedModel
-from tests.service.fixture_model import random_profile, save_fixture_model
+from tests.support.fixture_model import random_profile, save_fixture_model
 
 
 @pytest.fixture(scope="module")

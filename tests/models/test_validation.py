@@ -56,7 +56,7 @@ from models.extract.validation import (
     validate_frame,
 )
 from models.schema import Schema, load_schema
-from tests.sample_extracts import (
+from tests.support.sample_extracts import (
     EXTRA_COLUMN,
     IDENTITY_CODE,
     IDENTITY_CODE_BAD_CHECK,

@@ -1,6 +1,6 @@
 """Fixtures for the API tests: a fixture model, databases, apps and keyed clients.
 
-The fixture model (``fixture_model.py``) is fitted here on random data, so these tests
+The fixture model (``tests.support.fixture_model``) is fitted here on random data, so these tests
 do not depend on the training package. Database-facing tests run on SQLite always and
 on PostgreSQL when ``TARVE_TEST_POSTGRES_URL`` is set (each test in its own schema,
 dropped afterwards).
@@ -24,7 +24,7 @@ from models.model import ServiceNeedModel
 from service.app import create_app
 from service.auth import Role, create_key
 from service.settings import Settings
-from tests.service.fixture_model import random_profile, save_fixture_model
+from tests.support.fixture_model import random_profile, save_fixture_model
 
 POSTGRES_ENV = "TARVE_TEST_POSTGRES_URL"
 

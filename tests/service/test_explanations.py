@@ -11,8 +11,8 @@ import pytest
 
 from models.model import ServiceNeedModel
 from tests.service.conftest import Api, make_settings
-from tests.service.fixture_model import random_profile
-from tests.service.tree_shapley import shapley_values
+from tests.support.fixture_model import random_profile
+from tests.support.tree_shapley import shapley_values
 
 CONSENTS = ["kykyviisari", "health", "language_test"]
 

@@ -12,7 +12,7 @@ import pytest
 from models.schema import Schema, load_schema
 from service.request_model import request_fields
 from tests.service.conftest import Api, make_settings
-from tests.service.fixture_model import save_fixture_model
+from tests.support.fixture_model import save_fixture_model
 
 
 def _schemas(api: Api) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import numpy as np
 from models.model import ServiceNeedModel
 from models.recommend import recommend
 from tests.service.conftest import Api, make_settings
-from tests.service.fixture_model import random_profile
+from tests.support.fixture_model import random_profile
 
 KYKY_FIELDS = ("work_ability_score", "kyky_health", "kyky_competence", "kyky_motivation")
 

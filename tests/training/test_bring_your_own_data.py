@@ -137,7 +137,7 @@ def test_a_schema_without_audit_groups_trains_without_an_audit(tmp_path: Path) -
     import yaml
 
     from models.schema import schema_from_dict
-    from tests.conftest import fast_train_config
+    from tests.support import fast_train_config
     from training.pipeline import train
 
     raw = yaml.safe_load(SCHEMA_YAML)

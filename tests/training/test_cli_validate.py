@@ -12,7 +12,7 @@ import pytest
 
 from models.extract.problems import MSG_OUT_OF_RANGE, ProblemKind
 from models.schema import load_schema
-from tests.sample_extracts import EXTRA_COLUMN, IDENTITY_CODE, canonical_sample, text_sample
+from tests.support.sample_extracts import EXTRA_COLUMN, IDENTITY_CODE, canonical_sample, text_sample
 from training import cli_validate
 from training.cli_validate import EXIT_INVALID_DATA, EXIT_INVALID_SCHEMA, EXIT_VALID
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from models.model import ServiceNeedModel
-from tests.conftest import fast_train_config
+from tests.support import fast_train_config
 from training.audit import FAIRNESS_JSON
 from training.model_card import MODEL_CARD
 from training.pipeline import DATA_PROFILE

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from models.model import ServiceNeedModel
-from tests.conftest import fast_train_config
+from tests.support import fast_train_config
 from training.promote import (
     TAG_OVERRIDE_BY,
     TAG_OVERRIDE_REASON,
