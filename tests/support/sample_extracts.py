@@ -7,11 +7,15 @@ in row 2 (1-based) so that the profile has something to report.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.extract.problems import Problem
+from models.extract.report import render_problems, render_profile
+from models.extract.validation import ExtractValidationError, ValidationResult
 from models.schema import FieldSpec, Schema
 
 EXTRA_COLUMN = "true_effect_pay_subsidy"
@@ -77,3 +81,22 @@ def text_sample(schema: Schema, *, rows: int = 6, extra: bool = True) -> pd.Data
         else:
             text[column] = ["" if pd.isna(v) else str(v) for v in values]
     return pd.DataFrame(text, dtype="str")
+
+
+def only_problem(result: ValidationResult) -> Problem:
+    """Return the one problem of ``result`` (fails when there are more or none)."""
+    assert len(result.problems) == 1, render_problems(result.problems)
+    return result.problems[0]
+
+
+def everything_said(result: ValidationResult) -> str:
+    """Join all text the validator produces about a result: messages, report, JSON, repr."""
+    return "\n".join(
+        [
+            render_problems(result.problems),
+            render_profile(result.profile),
+            json.dumps(result.to_dict(), ensure_ascii=False),
+            repr(result.problems),
+            str(ExtractValidationError(result, source="extract.csv")),
+        ]
+    )

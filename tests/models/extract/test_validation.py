@@ -1,10 +1,7 @@
-"""Extract validation: every problem kind, all at once, no coercion, no identity codes."""
+"""Extract validation: every problem kind, all at once, no coercion."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +9,9 @@ import pandas as pd
 import pytest
 
 from models.extract.column_parsing import EXPECTED_INTEGER
-from models.extract.identity_code import (
-    has_valid_check_character,
-    looks_like_identity_code,
-    scan_identity_codes,
-)
 from models.extract.problems import (
     MSG_DUPLICATE_COLUMN,
     MSG_DUPLICATE_ID,
-    MSG_IDENTITY_CODE,
-    MSG_IDENTITY_CODE_NAME,
     MSG_LABEL_MISSING,
     MSG_LABEL_NOT_BINARY,
     MSG_MISSING_COLUMN,
@@ -36,69 +26,22 @@ from models.extract.problems import (
     MSG_OUT_OF_RANGE,
     MSG_TIME_OF_DAY,
     MSG_UNKNOWN_CATEGORY,
-    Problem,
     ProblemKind,
-)
-from models.extract.reading import (
-    MSG_EMPTY_FILE,
-    MSG_NOT_FOUND,
-    MSG_RAGGED_ROWS,
-    MSG_UNSUPPORTED_FORMAT,
-    MSG_WRONG_SEPARATOR,
 )
 from models.extract.report import render_problems, render_profile
 from models.extract.validation import (
-    ExtractReadError,
     ExtractValidationError,
-    ValidationResult,
     load_validated_extract,
     read_extract,
     validate_frame,
 )
-from models.schema import Schema, load_schema
+from models.schema import Schema
 from tests.support.sample_extracts import (
     EXTRA_COLUMN,
     IDENTITY_CODE,
-    IDENTITY_CODE_BAD_CHECK,
-    canonical_sample,
+    only_problem,
     text_sample,
 )
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return load_schema()
-
-
-@pytest.fixture
-def canonical_frame(schema: Schema) -> pd.DataFrame:
-    """A valid extract as the canonical typed frame (6 rows)."""
-    return canonical_sample(schema)
-
-
-@pytest.fixture
-def text_frame(schema: Schema) -> pd.DataFrame:
-    """The same extract as raw text, the way a CSV file is read."""
-    return text_sample(schema)
-
-
-def only_problem(result: ValidationResult) -> Problem:
-    assert len(result.problems) == 1, render_problems(result.problems)
-    return result.problems[0]
-
-
-def everything_said(result: ValidationResult) -> str:
-    """All text the validator produces about a result: messages, report, JSON, repr."""
-    return "\n".join(
-        [
-            render_problems(result.problems),
-            render_profile(result.profile),
-            json.dumps(result.to_dict(), ensure_ascii=False),
-            repr(result.problems),
-            str(ExtractValidationError(result, source="extract.csv")),
-        ]
-    )
-
 
 # -- clean extracts --------------------------------------------------------------------
 
@@ -401,82 +344,6 @@ def test_all_problems_are_reported_in_one_run(schema: Schema, text_frame: pd.Dat
     assert caught.value.problems == result.problems
 
 
-# -- identity codes --------------------------------------------------------------------
-
-
-def test_identity_code_check_character() -> None:
-    assert looks_like_identity_code(IDENTITY_CODE)
-    assert has_valid_check_character(IDENTITY_CODE)
-    assert looks_like_identity_code(IDENTITY_CODE_BAD_CHECK)
-    assert not has_valid_check_character(IDENTITY_CODE_BAD_CHECK)
-    assert looks_like_identity_code("asiakas 010203A1234 soitti")
-    assert looks_like_identity_code(IDENTITY_CODE.lower())
-    for harmless in ("c00001", "2021-03-01", "131052308T", "1310523308T", "321052-308T", "x"):
-        assert not looks_like_identity_code(harmless), harmless
-
-
-def test_scan_counts_valid_and_invalid_check_characters() -> None:
-    texts = pd.Series(["a", IDENTITY_CODE, "b", IDENTITY_CODE_BAD_CHECK], dtype="str")
-    scan = scan_identity_codes(texts)
-    assert list(scan.positions) == [1, 3]
-    assert (scan.count, scan.valid_check) == (2, 1)
-
-
-def test_identity_codes_in_an_unexpected_column(schema: Schema, text_frame: pd.DataFrame) -> None:
-    text_frame["notes"] = ["", IDENTITY_CODE, "ok", f"hetu {IDENTITY_CODE_BAD_CHECK}", "", ""]
-    result = validate_frame(text_frame, schema)
-    problem = only_problem(result)
-    assert (problem.column, problem.kind) == ("notes", ProblemKind.IDENTITY_CODE)
-    assert problem.rows == (2, 4)
-    assert problem.message == MSG_IDENTITY_CODE.format(count=2, valid=1, invalid=1)
-    assert problem.examples == ()
-    said = everything_said(result)
-    assert IDENTITY_CODE not in said and IDENTITY_CODE_BAD_CHECK not in said
-    assert "308" not in said
-
-
-def test_identity_codes_in_a_schema_field(schema: Schema, text_frame: pd.DataFrame) -> None:
-    text_frame.loc[1, "client_ref"] = IDENTITY_CODE
-    text_frame.loc[2, "municipality"] = IDENTITY_CODE_BAD_CHECK
-    text_frame.loc[3, "municipality"] = "Turku"
-    result = validate_frame(text_frame, schema)
-    found = {(problem.column, problem.kind): problem for problem in result.problems}
-    assert set(found) == {
-        ("client_ref", ProblemKind.IDENTITY_CODE),
-        ("municipality", ProblemKind.IDENTITY_CODE),
-        ("municipality", ProblemKind.UNKNOWN_CATEGORY),
-    }
-    assert found[("client_ref", ProblemKind.IDENTITY_CODE)].message == MSG_IDENTITY_CODE.format(
-        count=1, valid=1, invalid=0
-    )
-    # The column holds identity codes, so none of its values is echoed, not even "Turku".
-    assert found[("municipality", ProblemKind.UNKNOWN_CATEGORY)].examples == ()
-    said = everything_said(result)
-    assert IDENTITY_CODE not in said and IDENTITY_CODE_BAD_CHECK not in said
-
-
-def test_identity_code_as_a_column_name_is_withheld(
-    schema: Schema, text_frame: pd.DataFrame
-) -> None:
-    # A file without a header row: its first record becomes the column names.
-    text_frame[IDENTITY_CODE] = ["x"] * len(text_frame)
-    result = validate_frame(text_frame, schema)
-    problem = only_problem(result)
-    assert problem.kind == ProblemKind.IDENTITY_CODE
-    assert problem.message == MSG_IDENTITY_CODE_NAME
-    assert IDENTITY_CODE not in everything_said(result)
-
-
-def test_identity_code_never_echoed_as_an_example(schema: Schema, text_frame: pd.DataFrame) -> None:
-    text_frame.loc[0, "age"] = f"x{IDENTITY_CODE}"  # not a separate token: column not refused
-    text_frame.loc[1, "age"] = "abc"
-    result = validate_frame(text_frame, schema)
-    problem = only_problem(result)
-    assert problem.kind == ProblemKind.WRONG_TYPE
-    assert problem.count == 2
-    assert all(IDENTITY_CODE not in example for example in problem.examples)
-
-
 # -- typed frames ----------------------------------------------------------------------
 
 
@@ -531,90 +398,7 @@ def test_numbers_in_a_category_field_are_unknown_categories(
     )
 
 
-# -- reading files ---------------------------------------------------------------------
-
-
-def test_read_extract_keeps_csv_text_raw(schema: Schema, tmp_path: Path) -> None:
-    path = tmp_path / "extract.csv"
-    path.write_text("client_ref,age,note\nc1,007,NA\nc2,,null\n", encoding="utf-8")
-    frame = read_extract(path)
-    assert list(frame.columns) == ["client_ref", "age", "note"]
-    assert frame.to_dict("list") == {
-        "client_ref": ["c1", "c2"],
-        "age": ["007", ""],
-        "note": ["NA", "null"],
-    }
-
-
-def test_read_extract_unsupported_type(tmp_path: Path) -> None:
-    path = tmp_path / "extract.xlsx"
-    path.write_bytes(b"")
-    with pytest.raises(ExtractReadError) as caught:
-        read_extract(path)
-    assert str(caught.value) == MSG_UNSUPPORTED_FORMAT.format(path=path, suffix=".xlsx")
-
-
-def test_read_extract_missing_file(tmp_path: Path) -> None:
-    path = tmp_path / "nowhere.csv"
-    with pytest.raises(ExtractReadError, match=r"nowhere\.csv") as caught:
-        read_extract(path)
-    assert str(caught.value) == MSG_NOT_FOUND.format(path=path)
-
-
-def test_read_extract_empty_file(tmp_path: Path) -> None:
-    path = tmp_path / "empty.csv"
-    path.write_text("", encoding="utf-8")
-    with pytest.raises(ExtractReadError) as caught:
-        read_extract(path)
-    assert str(caught.value) == MSG_EMPTY_FILE.format(path=path)
-
-
-def test_read_extract_refuses_ragged_rows(tmp_path: Path) -> None:
-    path = tmp_path / "ragged.csv"
-    path.write_text(f"a,b,c\n1,2,3\n4,5\n6,7,8\n{IDENTITY_CODE},9,10,11\n", encoding="utf-8")
-    with pytest.raises(ExtractReadError) as caught:
-        read_extract(path)
-    assert str(caught.value) == MSG_RAGGED_ROWS.format(path=path, count=2, lines="3, 5")
-    assert IDENTITY_CODE not in str(caught.value)
-
-
-def test_read_extract_semicolon_separated(tmp_path: Path) -> None:
-    path = tmp_path / "excel.csv"
-    path.write_text("client_ref;age\r\nc1;30\r\n", encoding="utf-8")
-    with pytest.raises(ExtractReadError) as caught:
-        read_extract(path)
-    assert str(caught.value) == MSG_WRONG_SEPARATOR.format(path=path, separator=";")
-
-
-def test_read_extract_windows_line_ends(tmp_path: Path) -> None:
-    path = tmp_path / "crlf.csv"
-    path.write_bytes(b"client_ref,age\r\nc1,30\r\nc2,\r\n")
-    assert read_extract(path).to_dict("list") == {"client_ref": ["c1", "c2"], "age": ["30", ""]}
-
-
-def test_read_extract_header_only(tmp_path: Path) -> None:
-    path = tmp_path / "header.csv"
-    path.write_text("client_ref,age\n", encoding="utf-8")
-    frame = read_extract(path)
-    assert list(frame.columns) == ["client_ref", "age"] and len(frame) == 0
-
-
-def test_read_extract_gzip_and_bom(tmp_path: Path) -> None:
-    path = tmp_path / "extract.csv.gz"
-    with gzip.open(path, "wt", encoding="utf-8-sig") as handle:
-        handle.write('client_ref,note\nc1,"two\nlines"\nc2,NA\n')
-    frame = read_extract(path)
-    assert frame.to_dict("list") == {"client_ref": ["c1", "c2"], "note": ["two\nlines", "NA"]}
-
-
-@pytest.mark.parametrize("name", ["fake.parquet", "latin1.csv"])
-def test_read_extract_unreadable_content(tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    path.write_bytes(
-        b"client_ref,kotikunta\nc1,J\xe4rvenp\xe4\n" if name.endswith("csv") else b"xx"
-    )
-    with pytest.raises(ExtractReadError, match=re.escape(name)):
-        read_extract(path)
+# -- loading a file ----------------------------------------------------------------------
 
 
 def test_load_validated_extract_raises_with_every_problem(
