@@ -16,9 +16,10 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -190,27 +191,47 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
-    """A dependency that authenticates the caller and checks the role (401/403)."""
+async def authenticate(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    """The dependency that finds the caller by key (401 without a valid key).
+
+    Resolved once per request, however many dependencies need the caller; the key
+    lookup (a database query) runs in the thread pool.
+    """
+    token = bearer.credentials if bearer is not None else api_key
+    if not token:
+        raise Unauthorized(MSG_NO_KEY)
+    authenticator: KeyAuthenticator = request.app.state.authenticator
+    known, principal = authenticator.cached(token)
+    if not known:
+        principal = await run_in_threadpool(authenticator.authenticate, token)
+    if principal is None:
+        raise Unauthorized(MSG_BAD_KEY)
+    request.state.principal = principal
+    return principal
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates the caller and checks the role (401/403).
+
+    Parameters
+    ----------
+    *roles : Role
+        The roles that may call the endpoint.
+
+    Returns
+    -------
+    callable
+        The dependency; it gives the route the caller's :class:`Principal`.
+    """
     allowed = [role.value for role in roles]
 
-    async def authenticated(
-        request: Request,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        api_key: Annotated[str | None, Depends(_api_key_header)],
-    ) -> Principal:
-        token = bearer.credentials if bearer is not None else api_key
-        if not token:
-            raise Unauthorized(MSG_NO_KEY)
-        authenticator: KeyAuthenticator = request.app.state.authenticator
-        known, principal = authenticator.cached(token)
-        if not known:
-            principal = await run_in_threadpool(authenticator.authenticate, token)
-        if principal is None:
-            raise Unauthorized(MSG_BAD_KEY)
+    async def authorised(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in roles:
             raise Forbidden(MSG_WRONG_ROLE.format(role=principal.role.value, allowed=allowed))
-        request.state.principal = principal
         return principal
 
-    return authenticated
+    return authorised

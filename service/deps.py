@@ -1,7 +1,8 @@
 """``Annotated[..., Depends(...)]`` aliases used by the routes: one place to read them.
 
 The small ones are ``async`` so that they run on the event loop instead of costing a
-thread-pool hop each; the CPU-bound endpoints themselves are plain ``def``.
+thread-pool hop each; none of them touches the database on the loop. The endpoints
+that do (every one that writes an audit row) are plain ``def``, run in the thread pool.
 """
 
 from __future__ import annotations
@@ -11,41 +12,78 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from models.schema import LANGUAGES
-from service.auth import Principal, Role, require_roles
+from service.audit_log import AuditTrail
+from service.auth import Principal, Role, authenticate, require_roles
 from service.db import Database
 from service.metrics import ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
+from service.problems import ModelUnavailable
 from service.settings import Language, Settings
 
 
 async def get_app_settings(request: Request) -> Settings:
+    """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
 async def get_database(request: Request) -> Database:
+    """The app's database (API keys, audit log, feedback)."""
     database: Database = request.app.state.database
     return database
 
 
 async def get_holder(request: Request) -> ModelHolder:
+    """The holder of the served model."""
     holder: ModelHolder = request.app.state.holder
     return holder
 
 
-async def get_served_model(request: Request) -> LoadedModel:
-    """The model for this whole request (503 when none): a reload does not change it."""
+async def get_current_model(request: Request) -> LoadedModel | None:
+    """The model for this whole request, or None: read once, a reload does not change it."""
     holder: ModelHolder = request.app.state.holder
-    return holder.get()
+    return holder.current
+
+
+async def get_served_model(
+    request: Request, current: Annotated[LoadedModel | None, Depends(get_current_model)]
+) -> LoadedModel:
+    """The model for this whole request (503 when none): a reload does not change it."""
+    if current is None:
+        holder: ModelHolder = request.app.state.holder
+        raise ModelUnavailable(holder.unavailable_reason())
+    return current
 
 
 async def get_metrics(request: Request) -> ServiceMetrics:
+    """The app's Prometheus metrics."""
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
 
 
 async def get_request_id(request: Request) -> str:
+    """The request's id (set by the request-context middleware)."""
     return str(request.state.request_id)
+
+
+async def get_audit_trail(
+    caller: Annotated[Principal, Depends(authenticate)],
+    current: Annotated[LoadedModel | None, Depends(get_current_model)],
+    database: Annotated[Database, Depends(get_database)],
+    request_id: Annotated[str, Depends(get_request_id)],
+) -> AuditTrail:
+    """The request's audit trail: the caller, the request id and the model, filled in.
+
+    The caller and the model are the very ones the route sees (FastAPI resolves each
+    dependency once per request), so a row names the model that actually answered.
+    """
+    return AuditTrail(
+        database,
+        principal=caller,
+        request_id=request_id,
+        model_name=None if current is None else current.name,
+        model_version=None if current is None else current.version,
+    )
 
 
 async def get_body(request: Request) -> bytes:
@@ -75,14 +113,14 @@ def weighted_values(header: str | None) -> list[tuple[str, float]]:
 
 
 def preferred_language(accept_language: str | None, default: Language) -> Language:
-    """The first of fi/sv/en in an Accept-Language header, by q-value; else ``default``."""
+    """The first served language in an Accept-Language header, by q-value; else ``default``."""
     ranked = sorted(
         (-quality, position, tag.split("-")[0])
         for position, (tag, quality) in enumerate(weighted_values(accept_language))
     )
     for negative_quality, _, language in ranked:
         if negative_quality < 0 and language in LANGUAGES:
-            return language  # type: ignore[return-value]
+            return language
     return default
 
 
@@ -90,6 +128,7 @@ async def get_header_language(
     request: Request,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Language:
+    """The language the Accept-Language header prefers, else the default setting."""
     settings: Settings = request.app.state.settings
     return preferred_language(accept_language, settings.default_lang)
 
@@ -97,11 +136,13 @@ async def get_header_language(
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+CurrentModelDep = Annotated[LoadedModel | None, Depends(get_current_model)]
 ServedModelDep = Annotated[LoadedModel, Depends(get_served_model)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 BodyDep = Annotated[bytes, Depends(get_body)]
 HeaderLanguageDep = Annotated[Language, Depends(get_header_language)]
+AuditDep = Annotated[AuditTrail, Depends(get_audit_trail)]
 
 CaseworkerDep = Annotated[Principal, Depends(require_roles(Role.CASEWORKER))]
 AuditorDep = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]

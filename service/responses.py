@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from service.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
+from service.settings import Language
 
 if TYPE_CHECKING:
     from service.model_holder import LoadedModel
@@ -56,7 +57,7 @@ class RecommendationResponse(BaseModel):
     request_id: str
     client_ref: str
     model: ModelRef
-    lang: Literal["fi", "sv", "en"]
+    lang: Language
     sources_used: list[str] = Field(description="Data sources this prediction read.")
     suggestions: list[SuggestionOut] = Field(
         description="Eligible services by probability, then ineligible ones."
@@ -72,7 +73,7 @@ class BatchResult(BaseModel):
 class BatchRecommendationResponse(BaseModel):
     request_id: str
     model: ModelRef
-    lang: Literal["fi", "sv", "en"]
+    lang: Language
     count: int
     results: list[BatchResult] = Field(description="One per client, in request order.")
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.schema import LANGUAGES
 from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, tarve_home
 
-Language = Literal["fi", "sv", "en"]
+if TYPE_CHECKING:
+    Language = str
+else:
+    # One of the languages names, rules and reasons come in: the values are those of
+    # ``models.schema.LANGUAGES``, so that the list is written down once.
+    Language = Literal[LANGUAGES]
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_REGISTERED_MODEL}@{PRODUCTION_ALIAS}"
 MIB = 1024 * 1024
 

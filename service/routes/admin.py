@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from service.audit_log import AuditRecord, write_audit
 from service.auth import (
     InvalidKeyName,
     KeyAuthenticator,
@@ -15,7 +14,7 @@ from service.auth import (
     list_keys,
     revoke_key,
 )
-from service.deps import AdminDep, DatabaseDep, HolderDep, MetricsDep, RequestIdDep
+from service.deps import AdminDep, AuditDep, DatabaseDep, HolderDep, MetricsDep
 from service.problems import InvalidRequest, NotFound, field_error
 from service.responses import (
     KeyCreate,
@@ -49,12 +48,12 @@ def _key_out(info: KeyInfo) -> KeyOut:
 def reload_model(
     caller: AdminDep,
     holder: HolderDep,
-    database: DatabaseDep,
+    audit: AuditDep,
     metrics: MetricsDep,
-    request_id: RequestIdDep,
 ) -> ReloadResponse:
     """Requests in flight finish on the old model. If the new one fails to load or fails
     its smoke prediction, the old one keeps serving and the answer is 409 with the reason."""
+    del caller
     try:
         outcome = holder.reload()
     except Exception:
@@ -62,18 +61,7 @@ def reload_model(
         raise
     metrics.reloads.labels(result="loaded").inc()
     served = holder.get()
-    write_audit(
-        database,
-        caller,
-        [
-            AuditRecord(
-                endpoint="admin.reload",
-                request_id=request_id,
-                model_name=served.name,
-                model_version=served.version,
-            )
-        ],
-    )
+    audit.for_model(served.name, served.version).record("admin.reload")
     return ReloadResponse(
         changed=outcome.changed,
         previous_version=outcome.previous_version,
@@ -96,15 +84,14 @@ def get_keys(caller: AdminDep, database: DatabaseDep) -> list[KeyOut]:
     responses=problem_responses(401, 403, 409, 422),
 )
 def post_key(
-    body: KeyCreate, caller: AdminDep, database: DatabaseDep, request_id: RequestIdDep
+    body: KeyCreate, caller: AdminDep, database: DatabaseDep, audit: AuditDep
 ) -> KeyCreated:
+    del caller
     try:
         info, token = create_key(database, name=body.name, role=body.role)
     except InvalidKeyName as exc:
         raise InvalidRequest([field_error("body", ["name"], str(exc), "key_name")]) from None
-    write_audit(
-        database, caller, [AuditRecord(endpoint="admin.keys.create", request_id=request_id)]
-    )
+    audit.record("admin.keys.create", about_model=False)
     return KeyCreated(**_key_out(info).model_dump(), key=token)
 
 
@@ -119,13 +106,12 @@ def delete_key(
     caller: AdminDep,
     database: DatabaseDep,
     request: Request,
-    request_id: RequestIdDep,
+    audit: AuditDep,
 ) -> Response:
+    del caller
     if not revoke_key(database, name):
         raise NotFound(MSG_NO_SUCH_KEY)
     authenticator: KeyAuthenticator = request.app.state.authenticator
     authenticator.forget_all()
-    write_audit(
-        database, caller, [AuditRecord(endpoint="admin.keys.revoke", request_id=request_id)]
-    )
+    audit.record("admin.keys.revoke", about_model=False)
     return Response(status_code=204)

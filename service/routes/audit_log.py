@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.audit_log import AuditRecord, query_audit, write_audit
-from service.deps import AuditorDep, DatabaseDep, RequestIdDep
+from service.audit_log import query_audit
+from service.deps import AuditDep, AuditorDep, DatabaseDep
 from service.request_model import CLIENT_REF_PATTERN
 from service.responses import AuditLogEntryOut, AuditLogPage, problem_responses
 
@@ -34,7 +34,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 def read_audit_log(
     caller: AuditorDep,
     database: DatabaseDep,
-    request_id: RequestIdDep,
+    audit: AuditDep,
     client_ref: Annotated[
         str | None, Query(pattern=CLIENT_REF_PATTERN, description="One client's rows.")
     ] = None,
@@ -52,6 +52,7 @@ def read_audit_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AuditLogPage:
+    del caller
     rows = query_audit(
         database,
         client_ref=client_ref,
@@ -61,11 +62,7 @@ def read_audit_log(
         limit=limit,
         offset=offset,
     )
-    write_audit(
-        database,
-        caller,
-        [AuditRecord(endpoint="audit-log.read", request_id=request_id, client_ref=client_ref)],
-    )
+    audit.record("audit-log.read", client_ref=client_ref, about_model=False)
     return AuditLogPage(
         entries=[AuditLogEntryOut.model_validate(row, from_attributes=True) for row in rows],
         limit=limit,

@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from service.audit_log import AuditRecord, write_audit
 from service.deps import (
+    AuditDep,
     AuditorDep,
-    DatabaseDep,
-    RequestIdDep,
     ServedModelDep,
     SettingsDep,
     weighted_values,
@@ -79,8 +77,7 @@ def _render(report: AuditReport, wants_html: bool) -> Response:
 def fairness_report(
     caller: AuditorDep,
     served: ServedModelDep,
-    database: DatabaseDep,
-    request_id: RequestIdDep,
+    audit: AuditDep,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     from fairness.audit import AuditReport
@@ -90,18 +87,7 @@ def fairness_report(
     if not path.is_file():
         raise FairnessReportMissing(MSG_NO_REPORT.format(name=served.name, version=served.version))
     report = AuditReport.from_dict(json.loads(path.read_text("utf-8")))
-    write_audit(
-        database,
-        caller,
-        [
-            AuditRecord(
-                endpoint="fairness.report",
-                request_id=request_id,
-                model_name=served.name,
-                model_version=served.version,
-            )
-        ],
-    )
+    audit.record("fairness.report")
     return _render(report, wants_html)
 
 
@@ -113,8 +99,7 @@ def fairness_report(
 def audit_upload(
     caller: AuditorDep,
     settings: SettingsDep,
-    database: DatabaseDep,
-    request_id: RequestIdDep,
+    audit: AuditDep,
     file: Annotated[UploadFile, File(description="Predictions, one row per client (x service).")],
     label: Annotated[str, Form(description="Column of the recorded need (0/1).")],
     score: Annotated[str, Form(description="Column of the calibrated score (probability).")],
@@ -157,7 +142,7 @@ def audit_upload(
                 [field_error("body", ["file"], _describe(exc, path, filename), "audit_input")],
                 detail="the predictions file cannot be audited as described",
             ) from None
-    write_audit(database, caller, [AuditRecord(endpoint="fairness.audit", request_id=request_id)])
+    audit.record("fairness.audit", about_model=False)
     return _render(report, wants_html)
 
 

@@ -11,9 +11,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 
-from service.audit_log import AuditRecord, add_audit
 from service.db import Feedback, utc_now
-from service.deps import BodyDep, CaseworkerDep, DatabaseDep, RequestIdDep, ServedModelDep
+from service.deps import (
+    AuditDep,
+    BodyDep,
+    CaseworkerDep,
+    DatabaseDep,
+    RequestIdDep,
+    ServedModelDep,
+)
 from service.request_parsing import json_request_body, parse_body
 from service.responses import FeedbackResponse, problem_responses
 
@@ -34,6 +40,7 @@ def create_feedback(
     served: ServedModelDep,
     database: DatabaseDep,
     request_id: RequestIdDep,
+    audit: AuditDep,
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> FeedbackResponse:
     feedback: Any = parse_body(served.requests.feedback, body, content_type)
@@ -48,17 +55,12 @@ def create_feedback(
         not_followed=[item.model_dump() for item in feedback.not_followed],
         request_id=request_id,
     )
-    audit = AuditRecord(
-        endpoint="feedback",
-        request_id=request_id,
-        client_ref=feedback.client_ref,
-        model_name=served.name,
-        model_version=served.version,
-        services=list(feedback.agreed_services),
+    entry = audit.entry(
+        "feedback", client_ref=feedback.client_ref, services=feedback.agreed_services
     )
     with database.session() as session:
         session.add(row)
-        add_audit(session, caller, [audit])
+        audit.add(session, [entry])
     return FeedbackResponse(
         id=row.id, request_id=request_id, client_ref=feedback.client_ref, received_at=received_at
     )

@@ -1,10 +1,9 @@
 """``POST /v1/recommendations`` and ``POST /v1/recommendations/batch`` (caseworker).
 
-Prediction and TreeSHAP are CPU work: the batch endpoint is a plain ``def`` (thread
-pool), and a single recommendation with reasons is handed to the thread pool too. A
-single recommendation *without* reasons (about a millisecond of CPU) is answered on the
-event loop: on a busy 2-core machine a thread-pool hop costs more than the work. Each
-client's call writes one audit-log row before the answer leaves.
+Prediction, TreeSHAP and the audit-log write are blocking work, so both endpoints are
+plain ``def`` (FastAPI runs them in its thread pool): one hop, and the event loop goes
+on answering other requests while the database takes the audit row. Each client's call
+writes one audit-log row before the answer leaves.
 """
 
 from __future__ import annotations
@@ -12,20 +11,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from models.recommend import Suggestion, recommend
-from service.audit_log import AuditRecord, write_audit
-from service.auth import Principal
-from service.db import Database
+from models.schema import LANGUAGES
+from service.audit_log import AuditTrail
 from service.deps import (
+    AuditDep,
     BodyDep,
     CaseworkerDep,
-    DatabaseDep,
     HeaderLanguageDep,
     Language,
     MetricsDep,
@@ -46,7 +42,9 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 TopKQuery = Annotated[int | None, Query(ge=1, description="Services to list (default: all).")]
 ExplainQuery = Annotated[bool | None, Query(description="Give reasons (default true).")]
-LangQuery = Annotated[Language | None, Query(description="fi, sv or en.")]
+LangQuery = Annotated[
+    Language | None, Query(description=f"{', '.join(LANGUAGES[:-1])} or {LANGUAGES[-1]}.")
+]
 ContentTypeHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 
@@ -101,12 +99,12 @@ def _recommended(suggestions: Sequence[Suggestion]) -> list[str]:
     openapi_extra=json_request_body("RecommendationRequest"),
     responses=problem_responses(401, 403, 413, 415, 422, 503),
 )
-async def create_recommendation(
+def create_recommendation(
     body: BodyDep,
     caller: CaseworkerDep,
     served: ServedModelDep,
     settings: SettingsDep,
-    database: DatabaseDep,
+    audit: AuditDep,
     metrics: MetricsDep,
     request_id: RequestIdDep,
     header_lang: HeaderLanguageDep,
@@ -120,6 +118,7 @@ async def create_recommendation(
     Options may come in the body or the query (the body wins); ``lang`` defaults to
     the Accept-Language header, else fi.
     """
+    del caller  # the role check; the audit trail names the caller
     request: Any = parse_body(
         served.requests.single,
         body,
@@ -127,26 +126,18 @@ async def create_recommendation(
         unused_fields=served.requests.unused_fields,
     )
     language: Language = _pick(request.lang, lang, header_lang)
-    with_reasons = bool(_pick(request.explain, explain, True))
-    answer = partial(
-        _recommend_clients,
+    [result] = _recommend_clients(
         [request],
         endpoint="recommendations",
         served=served,
         language=language,
-        explain=with_reasons,
+        explain=bool(_pick(request.explain, explain, True)),
         top_k=_pick(request.top_k, top_k),
         num_threads=settings.num_threads,
         top_reasons=settings.top_reasons,
-        database=database,
-        caller=caller,
-        request_id=request_id,
+        audit=audit,
         metrics=metrics,
     )
-    # TreeSHAP (milliseconds, GIL released in LightGBM) goes to the thread pool; without
-    # reasons the whole answer is about a millisecond of CPU, less than a thread hop
-    # costs on a busy machine, so it runs right here on the event loop.
-    [result] = await run_in_threadpool(answer) if with_reasons else answer()
     return json_response(
         {
             "request_id": request_id,
@@ -169,9 +160,7 @@ def _recommend_clients(
     top_k: int | None,
     num_threads: int,
     top_reasons: int,
-    database: Database,
-    caller: Principal,
-    request_id: str,
+    audit: AuditTrail,
     metrics: ServiceMetrics,
 ) -> list[dict[str, Any]]:
     """Recommend for each client, write one audit row each, count the predictions.
@@ -192,21 +181,16 @@ def _recommend_clients(
     encoder = served.model.encoder
     sources = [encoder.sources_used(client_consents) for client_consents in consents]
     answered = list(zip(clients, results, sources, strict=True))
-    write_audit(
-        database,
-        caller,
+    audit.write(
         [
-            AuditRecord(
-                endpoint=endpoint,
-                request_id=request_id,
+            audit.entry(
+                endpoint,
                 client_ref=client.client_ref,
-                model_name=served.name,
-                model_version=served.version,
                 services=_recommended(suggestions),
                 sources_used=client_sources,
             )
             for client, suggestions, client_sources in answered
-        ],
+        ]
     )
     _count(metrics, results)
     return [
@@ -231,7 +215,7 @@ def create_batch_recommendations(
     caller: CaseworkerDep,
     served: ServedModelDep,
     settings: SettingsDep,
-    database: DatabaseDep,
+    audit: AuditDep,
     metrics: MetricsDep,
     request_id: RequestIdDep,
     header_lang: HeaderLanguageDep,
@@ -241,6 +225,7 @@ def create_batch_recommendations(
     content_type: ContentTypeHeader = None,
 ) -> Response:
     """Up to the batch limit (default 1,000) clients in one call; more is 413."""
+    del caller  # the role check; the audit trail names the caller
     request: Any = parse_body(
         served.requests.batch,
         body,
@@ -257,9 +242,7 @@ def create_batch_recommendations(
         top_k=_pick(request.top_k, top_k),
         num_threads=settings.batch_num_threads,
         top_reasons=settings.top_reasons,
-        database=database,
-        caller=caller,
-        request_id=request_id,
+        audit=audit,
         metrics=metrics,
     )
     return json_response(
