@@ -90,8 +90,11 @@ def plain_fit(data: Path) -> dict[str, Any]:
 
 
 def plain_fit_in_child(data: Path) -> dict[str, Any]:
-    """:func:`plain_fit` in a fresh process, so this process holds no LightGBM threads
-    or matrices while ``tarve train`` runs (measured: they slowed it by about 15 s)."""
+    """Run :func:`plain_fit` in a fresh process.
+
+    So this process holds no LightGBM threads or matrices while ``tarve train`` runs
+    (measured: they slowed it by about 15 s).
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

@@ -40,7 +40,7 @@ class BenchModel:
 
 
 def prepare_model(workdir: Path, *, model: str | None, rows: int) -> BenchModel:
-    """The model to serve: ``model`` if given, else one trained now, else a fixture model.
+    """Return the model to serve: ``model`` if given, else one trained now, else a fixture model.
 
     Training uses the training package on a synthetic register (tracking on, in a
     private MLflow store under ``workdir``), which also gives the pyfunc model that

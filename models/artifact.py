@@ -80,7 +80,7 @@ def save_model(model: ServiceNeedModel, path: str | Path) -> Path:
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest (``tarve_model.json``) of artifact directory ``path``.
+    """Return the manifest (``tarve_model.json``) of artifact directory ``path``.
 
     Parameters
     ----------

@@ -19,16 +19,24 @@ MSG_UNKNOWN_CALIBRATOR = "unknown calibrator kind {kind!r}; expected 'isotonic',
 
 
 class Calibrator(Protocol):
+    """A map from a booster's raw score (log-odds) to a calibrated probability."""
+
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """Name of the method: ``isotonic``, ``platt`` or ``none``."""
+        ...
 
-    def transform(self, raw_score: np.ndarray) -> np.ndarray: ...
+    def transform(self, raw_score: np.ndarray) -> np.ndarray:
+        """Map raw scores to calibrated probabilities."""
+        ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Return the calibrator as JSON-ready data (read back by ``calibrator_from_dict``)."""
+        ...
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
 @dataclass(frozen=True)
@@ -38,9 +46,11 @@ class IdentityCalibrator:
     kind: str = "none"
 
     def transform(self, raw_score: np.ndarray) -> np.ndarray:
+        """Map raw scores to the booster's own probability (the sigmoid)."""
         return _sigmoid(np.asarray(raw_score, dtype=np.float64))
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the calibrator as JSON-ready data."""
         return {"kind": self.kind}
 
 
@@ -53,9 +63,11 @@ class PlattCalibrator:
     kind: str = "platt"
 
     def transform(self, raw_score: np.ndarray) -> np.ndarray:
+        """Map raw scores to calibrated probabilities."""
         return _sigmoid(self.slope * np.asarray(raw_score, dtype=np.float64) + self.intercept)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the calibrator as JSON-ready data."""
         return {"kind": self.kind, "slope": self.slope, "intercept": self.intercept}
 
 
@@ -68,9 +80,11 @@ class IsotonicCalibrator:
     kind: str = "isotonic"
 
     def transform(self, raw_score: np.ndarray) -> np.ndarray:
-        return np.interp(np.asarray(raw_score, dtype=np.float64), self.x, self.y)
+        """Map raw scores to calibrated probabilities."""
+        return np.asarray(np.interp(np.asarray(raw_score, dtype=np.float64), self.x, self.y))
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the calibrator as JSON-ready data."""
         return {"kind": self.kind, "x": list(self.x), "y": list(self.y)}
 
 

@@ -180,7 +180,7 @@ class FeatureEncoder:
                 matrix[:, columns] = np.nan
 
     def sources_used(self, consents: Iterable[str]) -> list[str]:
-        """The data sources a prediction with these consents may read."""
+        """Return the data sources a prediction with these consents may read."""
         granted = set(consents)
         return [
             name
@@ -189,7 +189,7 @@ class FeatureEncoder:
         ]
 
     def decode_value(self, field: str, code: float) -> Any:
-        """The field value a feature code stands for (the inverse of encoding).
+        """Return the field value a feature code stands for (the inverse of encoding).
 
         None for missing; the category, a bool, an int, an ISO date or a float by the
         field's type.

@@ -18,8 +18,8 @@ import pandas as pd
 from models.artifact import MSG_FEATURES, read_artifact, save_model
 from models.calibration import Calibrator
 from models.features import FeatureEncoder
-from models.schema import Schema
 from models.registry import resolve_model_uri
+from models.schema import Schema
 from models.single_row import SingleRowPredictors
 
 MSG_MISSING_SERVICE = "no booster for service {service!r}; the model has {services}"
@@ -72,7 +72,7 @@ class ServiceNeedModel:
         self._single_row_lock = threading.Lock()
 
     def _one_row(self, matrix: np.ndarray) -> tuple[SingleRowPredictors, np.ndarray] | None:
-        """The fast one-row path (see :mod:`models.single_row`) when ``matrix`` is one row."""
+        """Return the fast one-row path (:mod:`models.single_row`) for a one-row ``matrix``."""
         if matrix.shape[0] != 1 or self._single_row_failed or not self.services:
             return None
         if self._single_row is None:
@@ -119,7 +119,7 @@ class ServiceNeedModel:
         return pd.DataFrame(self.predict_matrix(matrix), index=frame.index, columns=self.services)
 
     def recommended(self, probabilities: pd.DataFrame) -> pd.DataFrame:
-        """The "recommended" decision: calibrated probability at or above the threshold."""
+        """Return the "recommended" decision: calibrated probability at or above the threshold."""
         thresholds = pd.Series(self.thresholds)[probabilities.columns]
         return probabilities.ge(thresholds, axis=1)
 
@@ -163,6 +163,7 @@ class ServiceNeedModel:
         *,
         consents: Sequence[Iterable[str]] | Iterable[str] | None = None,
     ) -> np.ndarray:
+        """Encode request records into the model matrix (see ``FeatureEncoder``)."""
         return self.encoder.encode_records(records, consents=consents)
 
     # -- persistence -----------------------------------------------------------------------
@@ -177,10 +178,12 @@ class ServiceNeedModel:
 
     @property
     def name(self) -> str:
+        """The registered model name kept in the metadata."""
         return str(self.metadata.get("name", "tarve-service-need"))
 
     @property
     def version(self) -> str | None:
+        """The model version kept in the metadata, if any."""
         version = self.metadata.get("version")
         return None if version is None else str(version)
 

@@ -20,9 +20,11 @@ class ServiceNeedPyfunc(PythonModel):
     """Calibrated need probabilities for a frame of client profiles."""
 
     def load_context(self, context: Any) -> None:
+        """Load the tarve artifact logged as ``model``."""
         self.model: ServiceNeedModel = load_model(context.artifacts["model"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """Return calibrated probabilities, one column per service."""
         del context, params
         records = [{str(k): v for k, v in row.items()} for row in model_input.to_dict("records")]
         matrix = self.model.encode_records(records)

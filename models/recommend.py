@@ -28,6 +28,8 @@ MIN_CONTRIBUTION = 1e-9
 
 @dataclass(frozen=True)
 class Reason:
+    """One field's contribution to a service's score, in words and in log-odds."""
+
     field: str
     label: str
     value: Any
@@ -38,6 +40,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """One ranked service for a client: probability, decision, eligibility, reasons."""
+
     service: str
     name: str
     probability: float
@@ -50,7 +54,7 @@ class Suggestion:
 
 
 def format_value(spec: FieldSpec, value: Any, lang: str) -> str:
-    """A field value as a caseworker reads it, in ``lang``."""
+    """Return a field value as a caseworker reads it, in ``lang``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING_WORDS[lang]
     if spec.type == "boolean":

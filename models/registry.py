@@ -58,7 +58,7 @@ class VersionInfo:
 
 
 def tracking_uri() -> str:
-    """The tracking store's URI.
+    """Return the tracking store's URI.
 
     Returns
     -------
@@ -72,7 +72,7 @@ def tracking_uri() -> str:
 
 
 def artifact_location() -> str:
-    """The artifact root for experiments tarve creates in the embedded store.
+    """Return the artifact root for experiments tarve creates in the embedded store.
 
     Returns
     -------
@@ -99,7 +99,7 @@ def configure_mlflow() -> str:
 
 
 def client() -> MlflowClient:
-    """An ``MlflowClient`` on tarve's store.
+    """Return an ``MlflowClient`` on tarve's store.
 
     Returns
     -------
@@ -155,7 +155,7 @@ def parse_models_uri(uri: str) -> ModelReference:
 
 
 def models_uri(name: str, version: str | int) -> str:
-    """The ``models:/NAME/VERSION`` URI of one version.
+    """Return the ``models:/NAME/VERSION`` URI of one version.
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ def models_uri(name: str, version: str | int) -> str:
 
 
 def version_for_alias(name: str, alias: str) -> str:
-    """The version number behind ``alias`` of registered model ``name``.
+    """Return the version number behind ``alias`` of registered model ``name``.
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ def version_for_alias(name: str, alias: str) -> str:
 
 
 def resolve_version(name: str, version: str | int) -> str:
-    """A version number for ``version``, which may be ``@alias``.
+    """Return a version number for ``version``, which may be ``@alias``.
 
     Parameters
     ----------
@@ -248,7 +248,7 @@ def get_version(name: str, version: str | int) -> VersionInfo:
 
 
 def version_tags(name: str, version: str | int) -> dict[str, str]:
-    """The tags of one registered version.
+    """Return the tags of one registered version.
 
     Parameters
     ----------
@@ -321,7 +321,7 @@ def list_versions(name: str) -> list[VersionInfo]:
 
 
 def next_version(name: str) -> str:
-    """The version number the registry will most likely give the next version of ``name``.
+    """Return the version number the registry will most likely give the next version of ``name``.
 
     Parameters
     ----------
@@ -342,7 +342,7 @@ def next_version(name: str) -> str:
 
 
 def experiment_id(name: str) -> str | None:
-    """The id of experiment ``name``, or None when the store has none of that name.
+    """Return the id of experiment ``name``, or None when the store has none of that name.
 
     Parameters
     ----------
@@ -361,7 +361,7 @@ def experiment_id(name: str) -> str | None:
 
 
 def resolve_model_uri(uri: str | Path) -> Path:
-    """A local tarve artifact directory for a path or an MLflow URI.
+    """Return a local tarve artifact directory for a path or an MLflow URI.
 
     Parameters
     ----------

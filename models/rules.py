@@ -22,6 +22,8 @@ _UNARY = {"is_true", "is_false", "is_missing", "not_missing"}
 
 
 class Rule(BaseModel):
+    """A condition on a record: a comparison of one field, or ``all``/``any`` of rules."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     field: str | None = None
@@ -46,7 +48,7 @@ class Rule(BaseModel):
 
 
 def rule_fields(rule: Rule) -> list[str]:
-    """The field names a rule reads."""
+    """Return the field names a rule reads."""
     if rule.field is not None:
         return [rule.field]
     return [name for child in (rule.all or rule.any or []) for name in rule_fields(child)]
@@ -72,7 +74,7 @@ def _compare(values: pd.Series, op: str, value: Any) -> np.ndarray:
         "ne": filled != value,
     }
     if op in comparisons:
-        return comparisons[op].to_numpy(dtype=bool) & present
+        return np.asarray(comparisons[op].to_numpy(dtype=bool) & present)
     numeric = pd.to_numeric(filled, errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         result = {
@@ -81,7 +83,7 @@ def _compare(values: pd.Series, op: str, value: Any) -> np.ndarray:
             "gt": numeric > value,
             "ge": numeric >= value,
         }[op]
-    return result & present
+    return np.asarray(result & present)
 
 
 def evaluate_rule(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
@@ -96,7 +98,8 @@ def evaluate_rule(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
         for child in rule.any:
             result |= evaluate_rule(child, frame)
         return result
-    assert rule.field is not None and rule.op is not None
+    assert rule.field is not None
+    assert rule.op is not None
     if rule.field not in frame.columns:
         return np.zeros(len(frame), dtype=bool) | (rule.op == "is_missing")
     return _compare(frame[rule.field], rule.op, rule.value)
@@ -130,9 +133,11 @@ def evaluate_rule_on_record(rule: Rule, record: Mapping[str, Any]) -> bool:
     if op == "ne":
         return bool(value != rule.value)
     numeric = float(value)  # type: ignore[arg-type]
-    return {
-        "lt": numeric < rule.value,
-        "le": numeric <= rule.value,
-        "gt": numeric > rule.value,
-        "ge": numeric >= rule.value,
-    }[str(op)]
+    return bool(
+        {
+            "lt": numeric < rule.value,
+            "le": numeric <= rule.value,
+            "gt": numeric > rule.value,
+            "ge": numeric >= rule.value,
+        }[str(op)]
+    )

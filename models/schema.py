@@ -56,16 +56,21 @@ class Translations(_Strict):
     en: str
 
     def get(self, lang: str) -> str:
+        """Return the text in ``lang`` (Finnish when ``lang`` is unknown)."""
         return str(getattr(self, lang, self.fi))
 
 
 class Source(_Strict):
+    """A data source of fields; optional sources need the client's consent."""
+
     consent_required: bool = False
     consent_column: str | None = None
     label: Translations
 
 
 class FieldSpec(_Strict):
+    """One field of a record: type, range or categories, labels, source and roles."""
+
     name: str
     type: FieldType
     label: Translations
@@ -83,15 +88,19 @@ class FieldSpec(_Strict):
 
     @property
     def is_numeric(self) -> bool:
+        """Whether the field is a number or an integer."""
         return self.type in ("number", "integer")
 
     def category_label(self, value: str, lang: str) -> str:
+        """Return the label of category ``value`` in ``lang`` (the value itself if none)."""
         if self.category_labels and value in self.category_labels:
             return self.category_labels[value].get(lang)
         return value
 
 
 class Eligibility(_Strict):
+    """Who may get a service: a rule and the text shown when it does not hold."""
+
     rule: Rule
     text: Translations
 
@@ -108,6 +117,8 @@ class LabelSpec(_Strict):
 
 
 class AuditBin(_Strict):
+    """One band ``[min, max)`` of a numeric audit attribute."""
+
     name: str
     min: float
     max: float
@@ -133,6 +144,8 @@ class AuditGroup(_Strict):
 
 
 class Schema(_Strict):
+    """The input schema: fields, sources, services (labels) and audit groups."""
+
     name: str
     version: int | str = 1
     id_column: str | None = None
@@ -146,10 +159,12 @@ class Schema(_Strict):
 
     @cached_property
     def field_by_name(self) -> dict[str, FieldSpec]:
+        """Fields by name."""
         return {spec.name: spec for spec in self.fields}
 
     @cached_property
     def label_by_name(self) -> dict[str, LabelSpec]:
+        """Services (labels) by name."""
         return {spec.name: spec for spec in self.labels}
 
     @property
@@ -159,25 +174,30 @@ class Schema(_Strict):
 
     @property
     def label_columns(self) -> list[str]:
+        """The label column of each service, in schema order."""
         return [spec.column for spec in self.labels]
 
     @property
     def oracle_columns(self) -> list[str]:
+        """The oracle (true need) columns of the services that have one."""
         return [spec.oracle_column for spec in self.labels if spec.oracle_column]
 
     @property
     def consent_sources(self) -> dict[str, Source]:
+        """The sources that need the client's consent, by name."""
         return {name: src for name, src in self.sources.items() if src.consent_required}
 
     def fields_of_source(self, source: str) -> list[FieldSpec]:
+        """Return the fields read from ``source``, in schema order."""
         return [spec for spec in self.fields if spec.source == source]
 
     def fingerprint(self) -> str:
-        """A short stable hash of the schema's content."""
+        """Return a short stable hash of the schema's content."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the schema as JSON-ready data (what ``schema.json`` holds)."""
         return self.model_dump(mode="json", exclude_none=True)
 
 

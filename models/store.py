@@ -16,7 +16,7 @@ CANDIDATE_ALIAS = "candidate"
 
 
 def tarve_home() -> Path:
-    """The project-local state directory (created if missing).
+    """Return the project-local state directory (created if missing).
 
     Returns
     -------

@@ -25,7 +25,7 @@ def small_register() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained_result(small_register: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The :class:`training.TrainResult` of one fast training run (no MLflow)."""
+    """Return the :class:`training.TrainResult` of one fast training run (no MLflow)."""
     from training.pipeline import train
 
     out = tmp_path_factory.mktemp("trained") / "model"
@@ -34,7 +34,7 @@ def trained_result(small_register: pd.DataFrame, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def trained_model_dir(trained_result: Any) -> Path:
-    """A model artifact directory trained once per session on ~4,000 synthetic rows.
+    """Return a model artifact directory trained once per session on ~4,000 synthetic rows.
 
     Holds the boosters, calibrators, schema, ``evaluation.json``, ``model_card.md`` and
     ``fairness_audit.json``. Treat it as read-only.
@@ -44,7 +44,7 @@ def trained_model_dir(trained_result: Any) -> Path:
 
 @pytest.fixture
 def mlflow_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A temporary MLflow store (SQLite + local artifacts) for one test; yields its URI."""
+    """Return a temporary MLflow store (SQLite + local artifacts) for one test; yields its URI."""
     import mlflow
 
     home = tmp_path / "tarve_home"

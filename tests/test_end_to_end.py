@@ -23,7 +23,8 @@ def test_demo_trains_promotes_and_the_api_serves_the_production_model(
     assert "promoted tarve-service-need version 1 to 'production'" in printed
     caseworker_key = re.search(r"caseworker key: (\S+)", printed)
     request_file = re.search(r"-d @(\S+)", printed)
-    assert caseworker_key and request_file
+    assert caseworker_key
+    assert request_file
 
     home_db = Path(mlflow_tracking.removeprefix("sqlite:///")).parent / "tarve_home" / "tarve.db"
     settings = Settings(database_url=f"sqlite:///{home_db}")
@@ -41,5 +42,6 @@ def test_demo_trains_promotes_and_the_api_serves_the_production_model(
     assert body["model"] == {"name": "tarve-service-need", "version": "1", "alias": "production"}
     assert len(body["suggestions"]) == 3
     first = body["suggestions"][0]
-    assert first["reasons"] and first["reasons"][0]["text"]
+    assert first["reasons"]
+    assert first["reasons"][0]["text"]
     assert json.loads(Path(request_file.group(1)).read_text())["client_ref"] == body["client_ref"]

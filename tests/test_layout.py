@@ -66,7 +66,7 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
 
 
 def _imports(path: Path) -> list[Import]:
-    """The absolute imports of ``path`` that run (module level and inside functions)."""
+    """Return the absolute imports of ``path`` that run (module level and inside functions)."""
     module = _module_name(path)
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
     tree = ast.parse(path.read_text("utf-8"), filename=str(path))
@@ -89,7 +89,7 @@ def _modules(package: str) -> dict[str, Path]:
 
 
 def _import_graph(package: str) -> dict[str, set[str]]:
-    """Module -> the modules of the same package it imports.
+    """Map each module to the modules of the same package it imports.
 
     ``from a.b import c`` is an edge to ``a.b.c`` when that is a module, else to ``a.b``.
     """
@@ -109,7 +109,7 @@ def _import_graph(package: str) -> dict[str, set[str]]:
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan)."""
+    """Return the strongly connected components with more than one module (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []

@@ -132,6 +132,7 @@ class ColumnValues:
         return cls(series, absent, np.zeros(len(series), dtype=bool), ~absent)
 
     def __len__(self) -> int:
+        """Return the number of rows."""
         return len(self.series)
 
     @cached_property
@@ -406,7 +407,7 @@ def _bound_text(value: float | pd.Timestamp) -> str:
 def range_issue(
     parsed: ParsedColumn, *, low: float | str | None, high: float | str | None, kind: str
 ) -> ValueIssue | None:
-    """The values of a parsed number, integer or date column outside ``[low, high]``."""
+    """Return the values of a parsed number, integer or date column outside ``[low, high]``."""
     if low is None and high is None:
         return None
     convert: Callable[[float | str], float | pd.Timestamp]

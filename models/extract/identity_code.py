@@ -70,7 +70,7 @@ def withhold_identity_codes(text: str) -> str:
 
 
 def expected_check_character(birth_date: str, individual_number: str) -> str:
-    """The check character for ``DDMMYY`` and ``ZZZ`` (both strings of digits)."""
+    """Return the check character for ``DDMMYY`` and ``ZZZ`` (both strings of digits)."""
     return CHECK_CHARACTERS[int(birth_date + individual_number) % 31]
 
 

@@ -94,7 +94,7 @@ class Problem:
     examples: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        """The problem as JSON-ready data."""
+        """Return the problem as JSON-ready data."""
         return {
             "column": self.column,
             "kind": str(self.kind),

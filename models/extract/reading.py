@@ -105,7 +105,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if table.column_names != header:
         reason = "the header row could not be parsed consistently"
         raise ExtractReadError(MSG_UNREADABLE.format(path=path, reason=reason), path=path)
-    frame = table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
     frame.columns = pd.Index(header, dtype=object)
     return frame
 

@@ -61,7 +61,7 @@ def _share(value: float) -> str:
 
 
 def render_profile(profile: ExtractProfile, *, source: str | None = None) -> str:
-    """The short profile of a valid extract: rows, missing shares, label prevalences.
+    """Return the short profile of a valid extract: rows, missing shares, label prevalences.
 
     Fields without missing values are summarised in one line; ignored columns are
     listed by name.

@@ -110,7 +110,7 @@ class ExtractProfile:
     ignored_columns: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """The profile as JSON-ready data."""
+        """Return the profile as JSON-ready data."""
         return {
             "rows": self.rows,
             "columns": self.columns,
@@ -144,7 +144,7 @@ class ValidationResult:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        """The result (without the frame) as JSON-ready data."""
+        """Return the result (without the frame) as JSON-ready data."""
         return {
             "ok": self.ok,
             "problems": [problem.to_dict() for problem in self.problems],
@@ -279,7 +279,7 @@ class _FrameCheck:
         self.label_prevalence: dict[str, float | None] = {}
 
     def locate(self, name: str, *, required: bool, message: str = MSG_MISSING_COLUMN) -> int | None:
-        """The position of a column present exactly once; report it missing if required."""
+        """Return the position of a column present exactly once; report it missing if required."""
         if self.occurrences[name] == 1:
             return self.first_position[name]
         if self.occurrences[name] == 0 and required:

@@ -30,7 +30,7 @@ def fresh_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
 def home_with_model(
     small_register: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    """A TARVE_HOME whose embedded MLflow store holds one trained, registered version."""
+    """Return a TARVE_HOME whose embedded MLflow store holds one trained, registered version."""
     from training.pipeline import train
 
     root = tmp_path_factory.mktemp("registry")

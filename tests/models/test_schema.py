@@ -26,7 +26,7 @@ TEXT = {"fi": "teksti", "sv": "text", "en": "text"}
 
 
 def tiny_schema() -> dict[str, Any]:
-    """A small valid schema: two fields, one label, one audit group."""
+    """Return a small valid schema: two fields, one label, one audit group."""
     return {
         "name": "tiny",
         "id_column": "client_ref",
@@ -171,14 +171,16 @@ def test_bad_schema_names_file_field_and_problem(
     assert any(where in problem and fragment in problem for problem in error.problems), (
         error.problems
     )
-    assert where in message and fragment in message
+    assert where in message
+    assert fragment in message
 
 
 def test_unknown_type_lists_the_allowed_types(tmp_path: Path) -> None:
     raw = tiny_schema()
     _unknown_type(raw)
     error = load_error(write_schema(tmp_path, raw))
-    assert "'number'" in str(error) and "'text'" in str(error)
+    assert "'number'" in str(error)
+    assert "'text'" in str(error)
 
 
 def test_bad_yaml_names_the_file(tmp_path: Path) -> None:

@@ -64,4 +64,5 @@ def test_falls_back_when_the_c_api_is_missing(
     monkeypatch.setattr(model_module, "SingleRowPredictors", unavailable)
     matrix = _rows(model)[0]
     assert np.array_equal(fresh.raw_scores(matrix), model.raw_scores(matrix))
-    assert fresh._single_row is None and fresh._single_row_failed
+    assert fresh._single_row is None
+    assert fresh._single_row_failed

@@ -56,7 +56,7 @@ def random_value(spec: FieldSpec, rng: np.random.Generator) -> Any:
 def random_profile(
     schema: Schema, rng: np.random.Generator, *, missing_rate: float = 0.1
 ) -> dict[str, Any]:
-    """A valid request profile (only the fields a request may carry)."""
+    """Return a valid request profile (only the fields a request may carry)."""
     profile: dict[str, Any] = {}
     for spec in request_fields(schema):
         if spec.nullable and rng.random() < missing_rate:

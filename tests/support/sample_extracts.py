@@ -55,7 +55,7 @@ def _field_values(spec: FieldSpec, rows: int) -> Any:
 
 
 def canonical_sample(schema: Schema, *, rows: int = 6, extra: bool = True) -> pd.DataFrame:
-    """A valid extract as a canonical typed frame (the validator's output contract)."""
+    """Return a valid extract as a canonical typed frame (the validator's output contract)."""
     data: dict[str, Any] = {}
     if schema.id_column is not None:
         data[schema.id_column] = pd.Series([f"c{i:05d}" for i in range(rows)], dtype=object)
@@ -71,7 +71,7 @@ def canonical_sample(schema: Schema, *, rows: int = 6, extra: bool = True) -> pd
 
 
 def text_sample(schema: Schema, *, rows: int = 6, extra: bool = True) -> pd.DataFrame:
-    """The same extract as raw text, the way :func:`read_extract` reads a CSV file."""
+    """Return the same extract as raw text, the way :func:`read_extract` reads a CSV file."""
     frame = canonical_sample(schema, rows=rows, extra=extra)
     text: dict[str, list[str]] = {}
     for column in frame.columns:

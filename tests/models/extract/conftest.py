@@ -16,11 +16,11 @@ def schema() -> Schema:
 
 @pytest.fixture
 def canonical_frame(schema: Schema) -> pd.DataFrame:
-    """A valid extract as the canonical typed frame (6 rows)."""
+    """Return a valid extract as the canonical typed frame (6 rows)."""
     return canonical_sample(schema)
 
 
 @pytest.fixture
 def text_frame(schema: Schema) -> pd.DataFrame:
-    """The same extract as raw text, the way a CSV file is read."""
+    """Return the same extract as raw text, the way a CSV file is read."""
     return text_sample(schema)

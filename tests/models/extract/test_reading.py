@@ -89,7 +89,8 @@ def test_read_extract_header_only(tmp_path: Path) -> None:
     path = tmp_path / "header.csv"
     path.write_text("client_ref,age\n", encoding="utf-8")
     frame = read_extract(path)
-    assert list(frame.columns) == ["client_ref", "age"] and len(frame) == 0
+    assert list(frame.columns) == ["client_ref", "age"]
+    assert len(frame) == 0
 
 
 def test_read_extract_gzip_and_bom(tmp_path: Path) -> None:

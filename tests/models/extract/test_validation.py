@@ -117,7 +117,9 @@ def test_profile(schema: Schema, text_frame: pd.DataFrame) -> None:
     assert profile.label_prevalence["need_pay_subsidy"] == pytest.approx(0.5)
     assert profile.ignored_columns == [EXTRA_COLUMN]
     text = render_profile(profile, source="extract.csv")
-    assert "6 rows" in text and "years_in_finland" in text and "need_pay_subsidy" in text
+    assert "6 rows" in text
+    assert "years_in_finland" in text
+    assert "need_pay_subsidy" in text
     assert EXTRA_COLUMN in text
 
 
@@ -338,7 +340,8 @@ def test_all_problems_are_reported_in_one_run(schema: Schema, text_frame: pd.Dat
     with pytest.raises(ExtractValidationError) as caught:
         raise ExtractValidationError(result, source="extract.csv")
     message = str(caught.value)
-    assert "extract.csv" in message and f"{len(found)} problem(s)" in message
+    assert "extract.csv" in message
+    assert f"{len(found)} problem(s)" in message
     for problem in result.problems:
         assert problem.message in message
     assert caught.value.problems == result.problems
