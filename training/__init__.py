@@ -10,17 +10,14 @@ with embedded defaults (``load_config`` reads YAML or TOML). ``promote`` moves t
 ``production`` alias behind the fairness gate. The synthetic register lives in
 :mod:`training.synth`.
 
-Importing this package makes OpenMP threads wait passively (``OMP_WAIT_POLICY``,
-unless already set): on a machine whose cores are shared with other work, LightGBM's
-actively spinning threads are several times slower.
+Importing this package changes no environment variable and loads no LightGBM; a
+training run sets up OpenMP and BLAS threads itself when it begins
+(:mod:`training.runtime`).
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:
     from training.config import TrainConfig, load_config

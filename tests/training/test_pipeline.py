@@ -15,7 +15,7 @@ from models.model import ServiceNeedModel
 from tests.support import fast_train_config
 from training.audit import FAIRNESS_JSON
 from training.model_card import MODEL_CARD
-from training.pipeline import DATA_PROFILE
+from training.steps import DATA_PROFILE
 from training.report import EVALUATION_JSON, EVALUATION_MARKDOWN
 
 
