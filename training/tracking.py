@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,30 +96,18 @@ def mlflow_run(config: TrackingConfig) -> Iterator[RunInfo]:
         )
 
 
-class StoreWarmUp:
-    """Import MLflow and open (or create) the tracking store in a background thread.
+def open_store(config: TrackingConfig) -> None:
+    """Import MLflow, open (or create) the tracking store and look up the experiment.
 
     Importing MLflow and creating a fresh SQLite store take seconds of pure Python;
-    started before fitting, they run while LightGBM (which releases the GIL) works.
+    training runs this in a background thread (:mod:`training.runtime`) while it works.
+
+    Parameters
+    ----------
+    config : TrackingConfig
+        The experiment to look up.
     """
-
-    def __init__(self, config: TrackingConfig) -> None:
-        self._config = config
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="mlflow-warm-up", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            registry.experiment_id(self._config.experiment)
-        except BaseException as exc:  # reported when the run starts
-            self._error = exc
-
-    def wait(self) -> None:
-        """Block until the warm-up is done; re-raise its error."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    registry.experiment_id(config.experiment)
 
 
 def next_version(name: str) -> str:
