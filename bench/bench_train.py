@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import training  # noqa: E402, F401  (OMP_WAIT_POLICY for this process and the subprocess)
+# The plain fit gets the OpenMP wait policy that `tarve train` sets for its own run
+# (training.runtime); set before LightGBM loads in this process.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 TARGET_RATIO = 1.5
 DEFAULT_ROWS = 300_000
