@@ -13,22 +13,31 @@ named, but without figures, in every output.
 
 The *policy* (:mod:`fairness.policy`) holds the tolerances and says which flags *gate*
 a release; :func:`gate_failures` turns an audit into the lines that block ``tarve
-promote``, and :meth:`AuditReport.record_override` records a human decision to release
-anyway. The report is a versioned JSON document that also renders as a self-contained
-HTML page. The method is described in ``docs/fairness.md``.
+promote``, and :func:`record_override` records a human decision to release anyway.
+
+The report (:class:`AuditReport`) is typed data: pydantic models whose JSON dump is the
+stored, versioned document, read back with :meth:`AuditReport.from_dict`.
+:func:`render_html` renders it from Jinja2 templates as one self-contained page in any
+of the report's languages; :func:`write_report` writes both. The method is described in
+``docs/fairness.md``.
 """
 
 from fairness.audit import audit_model, audit_predictions_file, run_audit
-from fairness.gate import gate_failures
+from fairness.gate import gate_failures, record_override
 from fairness.policy import Policy, load_policy
-from fairness.report_json import AuditReport
+from fairness.report import AuditReport, Override
+from fairness.report_html import render_html, write_report
 
 __all__ = [
     "AuditReport",
+    "Override",
     "Policy",
     "audit_model",
     "audit_predictions_file",
     "gate_failures",
     "load_policy",
+    "record_override",
+    "render_html",
     "run_audit",
+    "write_report",
 ]

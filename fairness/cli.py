@@ -2,12 +2,12 @@
 
 ::
 
-    tarve audit --model URI|PATH --data FILE [--policy FILE] [--out DIR]
+    tarve audit --model URI|PATH --data FILE [--policy FILE] [--out DIR] [--lang fi|sv|en]
     tarve audit --predictions FILE --label COL --score COL (--decision COL | --threshold T)
                 --group COL [--group COL ...] [--service-column COL] [--policy FILE] [--out DIR]
 
-Writes ``audit.json`` and ``audit.html`` into ``--out`` and prints the verdict and the
-lines that would block a release.
+Writes ``audit.json`` and ``audit.html`` (in ``--lang``, English by default) into
+``--out`` and prints the verdict and the lines that would block a release.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from models.schema import LANGUAGES
+
+if TYPE_CHECKING:
+    from fairness.report import AuditReport
 
 MSG_MODE = "give either --model with --data, or --predictions (with --label, --score, --group)"
 MSG_PREDICTIONS_ARGS = "--predictions needs --label, --score and at least one --group"
@@ -63,6 +68,12 @@ def register(subparsers: Any) -> None:
         "--out", metavar="DIR", default="audit", help="output directory (default: ./audit)"
     )
     parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default="en",
+        help="language of audit.html, one of the schema's languages (default: en)",
+    )
+    parser.add_argument(
         "--fail-on",
         choices=("never", "fail", "uncertain"),
         default="never",
@@ -74,7 +85,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _audit(args: argparse.Namespace) -> Any:
+def _audit(args: argparse.Namespace) -> AuditReport:
     from fairness.audit import audit_model, audit_predictions_file
     from fairness.policy import load_policy
 
@@ -121,18 +132,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"tarve audit: {MSG_MODE}", file=sys.stderr)
         return EXIT_USAGE
     from fairness.gate import gate_failures
+    from fairness.report_html import write_report
 
     try:
         report = _audit(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"tarve audit: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    json_path, html_path = report.write(args.out)
-    summary = report.to_dict()["summary"]
-    checks = summary["checks"]
+    json_path, html_path = write_report(report, args.out, lang=getattr(args, "lang", "en"))
+    checks = report.summary.checks
     print(
-        f"verdict: {report.verdict} ({checks['fail']} failing, {checks['uncertain']} uncertain, "
-        f"{checks['pass']} passing gating checks; {len(report.suppressed)} suppressed cells)"
+        f"verdict: {report.verdict} ({checks.fail} failing, {checks.uncertain} uncertain, "
+        f"{checks.passed} passing gating checks; {len(report.suppressed)} suppressed cells)"
     )
     lines = gate_failures(report)
     for line in lines[:MAX_PRINTED_LINES]:

@@ -2,17 +2,25 @@
 
 ``tarve promote`` calls :func:`gate_failures`; an empty list means the version may be
 promoted, otherwise each line names a failing service, group and metric.
+:func:`record_override` records a person's decision to release anyway.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from typing import Any
 
 import numpy as np
 
-from fairness.policy import Policy, flag_status, policy_from_dict
-from fairness.report_json import AuditReport
+from fairness.policy import Metric, Policy, flag_status
+from fairness.report import (
+    MSG_OVERRIDE_REASON,
+    MSG_OVERRIDE_WHO,
+    AuditReport,
+    Cell,
+    Flag,
+    Override,
+)
 
 METRIC_NAMES = {
     "selection_rate_ratio": "selection-rate ratio",
@@ -50,7 +58,44 @@ def allowed_region(metric: str, policy: Policy) -> str:
     return f"<= {tolerance:+.2f}"
 
 
-def gate_failures(report: AuditReport | dict[str, Any], policy: Policy | None = None) -> list[str]:
+def _blocking_status(policy: Policy, metric: Metric, flag: Flag) -> str:
+    """The flag's status under ``policy``, judged again from its stored interval."""
+    low, high = flag.interval.bounds
+    return str(
+        flag_status(
+            policy,
+            metric,
+            np.array([np.nan if low is None else low]),
+            np.array([np.nan if high is None else high]),
+        )[0]
+    )
+
+
+def _gate_line(
+    service: str,
+    cell: Cell,
+    metric: Metric,
+    flag: Flag,
+    status: str,
+    *,
+    policy: Policy,
+    confidence: str,
+) -> str:
+    low, high = flag.interval.bounds
+    return MSG_GATE_LINE.format(
+        service=service,
+        group=" & ".join(f"{a}={v}" for a, v in zip(cell.attributes, cell.values, strict=True)),
+        metric=METRIC_NAMES.get(metric, metric),
+        value=_signed(flag.value, metric),
+        confidence=confidence,
+        low=_signed(low, metric),
+        high=_signed(high, metric),
+        allowed=allowed_region(metric, policy),
+        status=status,
+    )
+
+
+def gate_failures(report: AuditReport, policy: Policy | None = None) -> list[str]:
     """One readable line per gating flag that blocks a release.
 
     The stored decision intervals of the report are judged against ``policy`` (its
@@ -60,61 +105,78 @@ def gate_failures(report: AuditReport | dict[str, Any], policy: Policy | None = 
 
     Parameters
     ----------
-    report : AuditReport or dict
-        An audit, or its JSON form.
+    report : AuditReport
+        An audit (read a stored one with :meth:`AuditReport.from_dict`).
     policy : Policy, optional
         The release policy; the audit's own policy when omitted.
 
     Returns
     -------
     list of str
-        Empty when the gate passes. Uncertain flags are listed (marked ``uncertain``)
-        only when the policy says ``uncertain: block``.
+        Empty when the gate passes; failures first. Uncertain flags are listed (marked
+        ``uncertain``) only when the policy says ``uncertain: block``.
     """
-    payload = (
-        report.to_dict()
-        if isinstance(report, AuditReport)
-        else AuditReport.from_dict(report).to_dict()
-    )
-    if policy is None:
-        policy = policy_from_dict(payload["policy"])
+    policy = policy if policy is not None else report.policy
     blocking = {"fail"} | ({"uncertain"} if policy.uncertain == "block" else set())
-    confidence = payload.get("method", {}).get("flag_confidence", policy.confidence)
-    shown_confidence = format_confidence(confidence)
+    confidence = format_confidence(report.method.flag_confidence)
     lines: list[tuple[int, str]] = []
-    for block in payload["services"]:
-        for cell in block["cells"]:
-            if cell["n"] < policy.min_group_size:
+    for block, cell in report.iter_cells():
+        if cell.n < policy.min_group_size:
+            continue
+        if len(cell.attributes) > 1 and not policy.gate_intersections:
+            continue
+        for metric, flag in cell.flags.items():
+            if metric not in policy.gate_metrics:
                 continue
-            if len(cell["attributes"]) > 1 and not policy.gate_intersections:
-                continue
-            for metric, flag in (cell.get("flags") or {}).items():
-                if metric not in policy.gate_metrics:
-                    continue
-                low, high = flag["interval"]
-                status = str(
-                    flag_status(
-                        policy,
-                        metric,
-                        np.array([np.nan if low is None else low]),
-                        np.array([np.nan if high is None else high]),
-                    )[0]
-                )
-                if status not in blocking:
-                    continue
-                group = " & ".join(
-                    f"{a}={v}" for a, v in zip(cell["attributes"], cell["values"], strict=True)
-                )
-                line = MSG_GATE_LINE.format(
-                    service=block["service"],
-                    group=group,
-                    metric=METRIC_NAMES.get(metric, metric),
-                    value=_signed(flag["value"], metric),
-                    confidence=shown_confidence,
-                    low=_signed(low, metric),
-                    high=_signed(high, metric),
-                    allowed=allowed_region(metric, policy),
-                    status=status,
+            status = _blocking_status(policy, metric, flag)
+            if status in blocking:
+                line = _gate_line(
+                    block.service, cell, metric, flag, status, policy=policy, confidence=confidence
                 )
                 lines.append((0 if status == "fail" else 1, line))
     return [line for _, line in sorted(lines, key=lambda item: item[0])]
+
+
+def record_override(
+    report: AuditReport,
+    reason: str,
+    who: str,
+    when: dt.datetime | str | None = None,
+    *,
+    policy: Policy | None = None,
+) -> Override:
+    """Record a human decision to release despite the verdict; it joins the report.
+
+    Parameters
+    ----------
+    report : AuditReport
+        The audit; the override is appended to its ``overrides``.
+    reason : str
+        Why the release goes ahead.
+    who : str
+        Who decided (a person or role, as the organisation identifies them).
+    when : datetime or str, optional
+        When; now (UTC) when omitted.
+    policy : Policy, optional
+        The release policy whose gate lines are overridden; the audit's own when omitted.
+
+    Returns
+    -------
+    Override
+        Reason, who, when, and the verdict and gate lines it overrode.
+    """
+    if not reason or not reason.strip():
+        raise ValueError(MSG_OVERRIDE_REASON)
+    if not who or not who.strip():
+        raise ValueError(MSG_OVERRIDE_WHO)
+    moment = when if when is not None else dt.datetime.now(dt.UTC)
+    stamp = moment.isoformat(timespec="seconds") if isinstance(moment, dt.datetime) else str(moment)
+    override = Override(
+        reason=reason.strip(),
+        who=who.strip(),
+        when=stamp,
+        verdict=report.verdict,
+        failures=gate_failures(report, policy),
+    )
+    report.overrides.append(override)
+    return override

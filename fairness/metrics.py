@@ -14,6 +14,7 @@ service is audited on its own population (for example only the clients eligible 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,15 @@ from numpy.typing import NDArray
 from fairness.intervals import Array
 
 MISSING_VALUE = "missing"
+SUM_NAMES = (
+    "n",
+    "positives",
+    "selected",
+    "true_positives",
+    "score_sum",
+    "score_square_sum",
+    "score_label_sum",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,61 @@ def build_partitions(groups: pd.DataFrame, *, intersections: bool = True) -> lis
     return partitions
 
 
+@dataclass(frozen=True)
+class Counts:
+    """Sufficient statistics of rates and means, one array per quantity.
+
+    Every array has the same shape (``(cells, services)`` in the audit). The cells' own
+    counts and their reference groups' counts are both of this type.
+
+    Attributes
+    ----------
+    n : ndarray
+        Rows (clients with a label).
+    positives : ndarray
+        Rows with a recorded need.
+    selected : ndarray
+        Rows recommended.
+    true_positives : ndarray
+        Rows in need and recommended.
+    score_sum, score_square_sum, score_label_sum : ndarray
+        Sums of the score, its square, and the score of rows in need.
+    """
+
+    n: Array
+    positives: Array
+    selected: Array
+    true_positives: Array
+    score_sum: Array
+    score_square_sum: Array
+    score_label_sum: Array
+
+    @property
+    def negatives(self) -> Array:
+        """Rows without a recorded need."""
+        return self.n - self.positives
+
+    @property
+    def false_positives(self) -> Array:
+        """Rows recommended without a need."""
+        return self.selected - self.true_positives
+
+    @property
+    def false_negatives(self) -> Array:
+        """Rows in need and not recommended."""
+        return self.positives - self.true_positives
+
+    def map(self, function: Callable[[Array], Array]) -> Counts:
+        """The same function applied to every quantity (e.g. indexing, broadcasting)."""
+        return Counts(**{name: function(value) for name, value in vars(self).items()})
+
+    def combine(self, other: Counts, function: Callable[[Array, Array], Array]) -> Counts:
+        """``function(self.x, other.x)`` for every quantity ``x``."""
+        return Counts(
+            **{name: function(value, getattr(other, name)) for name, value in vars(self).items()}
+        )
+
+
 @dataclass
 class GroupStatistics:
     """Sums per cell and service; every array has shape ``(cells, services)``.
@@ -105,20 +170,17 @@ class GroupStatistics:
     calibration_strata: tuple[Array, Array, Array]  # (cells, services, bins, 2) each
 
     @property
-    def negatives(self) -> Array:
-        return self.n - self.positives
-
-    @property
-    def false_positives(self) -> Array:
-        return self.selected - self.true_positives
-
-    @property
-    def false_negatives(self) -> Array:
-        return self.positives - self.true_positives
-
-    @property
-    def true_negatives(self) -> Array:
-        return self.n - self.positives - self.selected + self.true_positives
+    def counts(self) -> Counts:
+        """The sums of rates and means, without AUCs and strata."""
+        return Counts(
+            n=self.n,
+            positives=self.positives,
+            selected=self.selected,
+            true_positives=self.true_positives,
+            score_sum=self.score_sum,
+            score_square_sum=self.score_square_sum,
+            score_label_sum=self.score_label_sum,
+        )
 
 
 def score_bins(scores: Array, bins: int) -> NDArray[np.intp]:
@@ -239,26 +301,21 @@ def group_statistics(
     sizes = np.array([p.size for p in partitions], dtype=np.intp)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
     cells = int(offsets[-1])
-    shape = (cells, services)
-    sums = {
-        name: np.zeros(shape)
-        for name in ("n", "pos", "sel", "tp", "s", "ss", "sy", "auc", "auc_var")
-    }
+    sums = {name: np.zeros((cells, services)) for name in (*SUM_NAMES, "auc", "auc_variance")}
     strata = tuple(np.zeros((cells, services, bins, 2)) for _ in range(3))
     for column in range(services):
         valid = ~np.isnan(labels[:, column])
         label = np.where(valid, labels[:, column], 0.0)
         score = np.where(valid, np.nan_to_num(scores[:, column]), 0.0)
         decision = np.where(valid, decisions[:, column], 0.0)
-        weights = {
-            "n": valid.astype(np.float64),
-            "pos": label,
-            "sel": decision,
-            "tp": label * decision,
-            "s": score,
-            "ss": score * score,
-            "sy": score * label,
-        }
+        weights = dict(
+            zip(
+                SUM_NAMES,
+                (valid.astype(np.float64), label, decision, label * decision)
+                + (score, score * score, score * label),
+                strict=True,
+            )
+        )
         stratum = score_bins(score, bins) * 2 + label.astype(np.intp)
         order = np.argsort(score, kind="stable")
         negative = weights["n"] - label
@@ -270,36 +327,66 @@ def group_statistics(
                 )
             joint = part.codes * (2 * bins) + stratum
             length = part.size * 2 * bins
-            for target, weight in zip(strata, (weights["n"], score, weights["ss"]), strict=True):
+            for target, weight in zip(strata, (weights["n"], score, score * score), strict=True):
                 target[start:stop, column] = np.bincount(
                     joint, weights=weight, minlength=length
                 ).reshape(part.size, bins, 2)
-            auc, auc_var = group_auc(part.codes, part.size, score, label, negative, order)
+            auc, auc_variance = group_auc(part.codes, part.size, score, label, negative, order)
             sums["auc"][start:stop, column] = auc
-            sums["auc_var"][start:stop, column] = auc_var
+            sums["auc_variance"][start:stop, column] = auc_variance
     return GroupStatistics(
-        offsets=offsets,
-        n=sums["n"],
-        positives=sums["pos"],
-        selected=sums["sel"],
-        true_positives=sums["tp"],
-        score_sum=sums["s"],
-        score_square_sum=sums["ss"],
-        score_label_sum=sums["sy"],
-        auc=sums["auc"],
-        auc_variance=sums["auc_var"],
-        calibration_strata=(strata[0], strata[1], strata[2]),
+        offsets=offsets, **sums, calibration_strata=(strata[0], strata[1], strata[2])
     )
 
 
-def expected_calibration_error(counts: Array, score_sums: Array) -> Array:
-    """ECE from (bin, label) strata: ``sum_b |sum of scores_b - positives_b| / n``."""
+def strata_calibration_error(counts: Array, score_sums: Array) -> Array:
+    """ECE per cell from (bin, label) strata: ``sum_b |sum of scores_b - positives_b| / n``.
+
+    Parameters
+    ----------
+    counts, score_sums : ndarray, shape (..., bins, 2)
+        Rows and sums of scores per score bin and label (0, 1), as in
+        :attr:`GroupStatistics.calibration_strata`.
+
+    Returns
+    -------
+    ndarray, shape (...)
+        ``NaN`` where a cell has no rows.
+    """
     bin_scores = score_sums.sum(axis=-1)
     bin_positives = counts[..., 1]
     total = counts.sum(axis=(-1, -2))
     with np.errstate(divide="ignore", invalid="ignore"):
         ece = np.abs(bin_scores - bin_positives).sum(axis=-1) / total
     return np.where(total > 0, ece, np.nan)
+
+
+def expected_calibration_error(label: Array, probability: Array, *, bins: int = 10) -> float:
+    """Expected calibration error of one service over equal-width score bins.
+
+    The bin-size-weighted mean of ``|mean score - observed rate|``, computed with the same
+    binning (:func:`score_bins`) as the per-cell form the audit uses.
+
+    Parameters
+    ----------
+    label : ndarray, shape (rows,)
+        0/1 outcomes.
+    probability : ndarray, shape (rows,)
+        Calibrated scores in ``[0, 1]``.
+    bins : int, default 10
+        Equal-width bins over ``[0, 1]``.
+
+    Returns
+    -------
+    float
+        ``NaN`` for no rows.
+    """
+    outcome = np.asarray(label, dtype=np.float64)
+    score = np.asarray(probability, dtype=np.float64)
+    stratum = score_bins(score, bins) * 2 + outcome.astype(np.intp)
+    counts = np.bincount(stratum, minlength=2 * bins).reshape(bins, 2).astype(np.float64)
+    sums = np.bincount(stratum, weights=score, minlength=2 * bins).reshape(bins, 2)
+    return float(strata_calibration_error(counts, sums))
 
 
 def safe_ratio(numerator: Array, denominator: Array) -> Array:

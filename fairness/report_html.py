@@ -1,18 +1,34 @@
-"""The audit as one self-contained HTML page: inline CSS and SVG, no scripts or assets.
+"""The audit as one self-contained HTML page, rendered by Jinja2 from package templates.
 
-Rendered from the JSON report alone. Order: the verdict and what blocks a release,
-then per-service tables of groups with intervals and flags, intersectional findings,
-the allocation view, suppressed cells, and the method notes.
+The page is rendered from the typed report alone (:class:`fairness.report.AuditReport`),
+in one of the report's languages; its UI strings live in ``templates/strings.yaml``
+(fi, sv, en). Templates are autoescaped; style and charts are inline (CSS and SVG), so
+the page fetches nothing. This module prepares what the templates draw: formatted
+figures (rates in per cent, gaps, differences and limits in percentage points) and the
+geometry of the heat maps and forest plots.
+
+Order of the page: header and contents, the verdict and what blocks a release, an
+overview heat map, per-service sections that fold, intersectional findings with their
+heat map, the allocation view, suppressed cells, and the method notes.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from fairness.gate import allowed_region, format_confidence
-from fairness.policy import Policy, policy_from_dict
+import jinja2
+import yaml
+from markupsafe import Markup
+
+from fairness.gate import format_confidence
+from fairness.policy import Metric, Policy
+from fairness.report import AuditReport, Cell, Estimate, Finding, Flag, Interval, ServiceAudit
 
 STATUS_COLOURS = {
     "fail": "#b3261e",
@@ -21,683 +37,511 @@ STATUS_COLOURS = {
     "not_evaluable": "#9e9e9e",
     "suppressed": "#d0d0d0",
 }
-VERDICT_TEXT = {
-    "pass": "Every gating check is within the policy's tolerances, with the stated confidence.",
-    "fail": (
-        "At least one gating check is outside the policy's tolerances even at the edge of its "
-        "confidence interval. The gate blocks promotion unless a person records an override."
-    ),
-    "uncertain": (
-        "No gating check demonstrably fails, but for some the interval contains the tolerance: "
-        "the data cannot show that they are within it. These are listed below."
-    ),
-}
-METRIC_LABELS = {
-    "base_rate": "Need rate",
-    "mean_score": "Mean score",
-    "selection_rate": "Selection rate",
-    "tpr": "TPR",
-    "fpr": "FPR",
-    "fnr": "FNR",
-    "precision": "Precision",
-    "roc_auc": "ROC AUC",
-    "calibration_gap": "Calibration gap",
-    "ece": "ECE",
-    "selection_rate_ratio": "Selection-rate ratio",
-    "tpr_gap": "TPR gap",
-    "fpr_gap": "FPR gap",
-}
-SHORT_FLAG_LABELS = {
-    "selection_rate_ratio": "4/5 rule",
-    "tpr_gap": "TPR",
-    "fpr_gap": "FPR",
-    "calibration_gap": "calibration",
-}
-FLAG_ORDER = ("selection_rate_ratio", "tpr_gap", "fpr_gap", "calibration_gap")
+STATUS_RANK = {"fail": 3, "uncertain": 2, "pass": 1, "not_evaluable": 0}
+FLAG_ORDER: tuple[Metric, ...] = ("selection_rate_ratio", "tpr_gap", "fpr_gap", "calibration_gap")
 TABLE_METRICS = (
     "base_rate",
     "mean_score",
     "selection_rate",
     "tpr",
     "fpr",
+    "fnr",
     "precision",
     "roc_auc",
     "calibration_gap",
     "ece",
 )
-MAX_INTERSECTION_ROWS = 60
+POINT_METRICS = frozenset({"calibration_gap", "tpr_gap", "fpr_gap", "ece", "difference"})
+UNITLESS_METRICS = frozenset({"roc_auc", "selection_rate_ratio"})
+DEFAULT_LANGUAGE = "en"
+MAX_FINDING_ROWS = 60
+PAGE_WIDTH = 1290  # the content width of the page at 1,400 px, less margins
+CHAR_WIDTH = 6.3  # px per character of 11 px text, a generous estimate
+MISSING = "–"
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;
-background:#fff;line-height:1.45}
-main{max-width:1320px;margin:0 auto;padding:20px 14px 60px}
-h1{font-size:26px;margin:0 0 6px}h2{font-size:21px;margin:34px 0 10px;border-bottom:2px solid #eee;
-padding-bottom:4px}h3{font-size:17px;margin:24px 0 6px}
-.stamp{font-size:13px;color:#444;background:#f5f5f7;border-radius:6px;padding:8px 12px}
-.stamp code{font-size:12px;word-break:break-all}
-.verdict{border-radius:10px;padding:16px 20px;margin:18px 0;color:#fff}
-.verdict .badge{font-size:30px;font-weight:800;letter-spacing:.06em}
-.verdict p{margin:6px 0 0;font-size:15px}
-.counts{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}
-.count{border:1px solid #ddd;border-radius:8px;padding:6px 12px;font-size:14px}
-.count b{font-size:20px;display:block}
-.override{border:3px solid #b3261e;border-radius:8px;padding:10px 14px;margin:12px 0;
-background:#fff4f3}
-table{border-collapse:collapse;font-size:11.5px;margin:8px 0 14px;width:100%}
-th,td{border-bottom:1px solid #e4e4e4;padding:3px 4px;text-align:right;vertical-align:top}
-th{background:#fafafa;font-weight:600}
-td.l,th.l{text-align:left}
-.ci{color:#666;font-size:10.5px;display:block;white-space:nowrap}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:6px}
-.tag{display:inline-block;border-radius:4px;padding:0 5px;color:#fff;font-size:11px;margin:1px}
-.fail{background:#b3261e}.uncertain{background:#c77c02}.pass{background:#2e7d32}
-.not_evaluable{background:#9e9e9e}.info{opacity:.65}
-.note{font-size:13px;color:#444}
-.wide{overflow-x:auto}td.l:first-child{white-space:nowrap}td.flags{min-width:90px}
-.svc{border:1px solid #e4e4e4;border-radius:8px;padding:4px 14px 10px;margin:14px 0}
-svg text{font-family:system-ui,sans-serif}
-"""
+MSG_LANGUAGE = "the report cannot be rendered in {lang!r}; it has the languages {languages}"
+
+HTML_FILE = "audit.html"
+JSON_FILE = "audit.json"
 
 
-# -- formatting ----------------------------------------------------------------------------
-def _policy(payload: dict[str, Any]) -> Policy:
-    return policy_from_dict(payload["policy"])
+# -- strings and figures ---------------------------------------------------------------------
+@functools.cache
+def _all_strings() -> dict[str, dict[str, str]]:
+    text = resources.files("fairness.templates").joinpath("strings.yaml").read_text("utf-8")
+    loaded: dict[str, dict[str, str]] = yaml.safe_load(text)
+    return loaded
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+@dataclass(frozen=True)
+class Strings:
+    """The UI strings of one language: ``strings("key", name=...)``."""
+
+    lang: str
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The string ``key`` with ``values`` filled in (plain text, escaped on output)."""
+        return _all_strings()[key][self.lang].format(**values)
+
+    def markup(self, key: str, **values: Any) -> Markup:
+        """A string that carries markup of its own; ``values`` are escaped."""
+        return Markup(_all_strings()[key][self.lang]).format(**values)
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f} %"
+def _percent(value: float | None, digits: int = 1) -> str:
+    return MISSING if value is None else f"{value * 100:.{digits}f} %"
 
 
-def _pp(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:+.1f} pp"
+def _points(value: float | None, *, signed: bool = True) -> str:
+    if value is None:
+        return MISSING
+    return f"{value * 100:+.1f} pp" if signed else f"{value * 100:.1f} pp"
 
 
-def _num(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _fmt(metric: str, value: float | None) -> str:
-    if metric in ("calibration_gap", "tpr_gap", "fpr_gap"):
-        return _pp(value)
-    if metric in ("roc_auc", "selection_rate_ratio"):
-        return _num(value)
+def format_value(metric: str, value: float | None) -> str:
+    """A figure in its unit: rates in %, gaps and differences in pp, AUC and ratios bare."""
+    if value is None:
+        return MISSING
+    if metric in UNITLESS_METRICS:
+        return f"{value:.2f}"
     if metric == "ece":
-        return _num(value, 3)
-    return _pct(value)
+        return _points(value, signed=False)
+    if metric in POINT_METRICS:
+        return _points(value)
+    return _percent(value)
 
 
-def _interval(metric: str, interval: list[float | None] | None) -> str:
-    low, high = interval if interval else (None, None)
-    if low is None or high is None:
+def format_interval(metric: str, interval: Interval | None) -> str:
+    """An interval in the unit of its metric (without the unit, which the value shows)."""
+    if interval is None or interval.low is None or interval.high is None:
         return ""
-    if metric in ("calibration_gap", "tpr_gap", "fpr_gap"):
+    low, high = interval.low, interval.high
+    if metric in UNITLESS_METRICS:
+        return f"{low:.2f}–{high:.2f}"
+    if metric == "ece":
+        return f"{low * 100:.1f}–{high * 100:.1f}"
+    if metric in POINT_METRICS:
         return f"{low * 100:+.1f} to {high * 100:+.1f}"
-    if metric in ("roc_auc", "selection_rate_ratio", "ece"):
-        digits = 3 if metric == "ece" else 2
-        return f"{low:.{digits}f}–{high:.{digits}f}"
     return f"{low * 100:.1f}–{high * 100:.1f}"
 
 
-def _estimate_cell(metric: str, estimate: dict[str, Any] | None) -> str:
-    if not estimate:
-        return "<td>–</td>"
-    return (
-        f"<td>{_e(_fmt(metric, estimate.get('value')))}"
-        f"<span class='ci'>{_e(_interval(metric, estimate.get('interval')))}</span></td>"
-    )
+def allowed_text(metric: str, policy: Policy, strings: Strings) -> str:
+    """The policy's allowed region of a flag metric, in the metric's unit (pp for gaps)."""
+    tolerance = policy.tolerance(metric)
+    if metric == "selection_rate_ratio":
+        return strings("at_least", limit=f"{tolerance:.2f}")
+    if metric == "calibration_gap" or policy.gap_sides == "both":
+        return strings("within", limit=_points(tolerance, signed=False))
+    if metric == "tpr_gap":
+        return strings("at_least", limit=_points(-tolerance))
+    return strings("at_most", limit=_points(tolerance))
 
 
-def _group_label(cell: dict[str, Any]) -> str:
-    return " & ".join(f"{a} = {v}" for a, v in zip(cell["attributes"], cell["values"], strict=True))
+def _text_width(text: str, font: float = 11.0) -> float:
+    return len(text) * CHAR_WIDTH * font / 11.0
 
 
-def _service_title(block: dict[str, Any]) -> str:
-    label = block.get("label") or {}
-    english = label.get("en") or block["service"]
-    finnish = label.get("fi")
-    extra = f" ({finnish})" if finnish and finnish != english else ""
-    return f"{english}{extra}"
+def _clip(text: str, length: int = 60) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def _tag(status: str, gating: bool = True, text: str | None = None) -> str:
-    shown = text or status.replace("_", " ")
-    info = "" if gating else " info"
-    role = "gating" if gating else "informational (does not gate under this policy)"
-    title = f"{status.replace('_', ' ')}, {role}"
-    return f"<span class='tag {_e(status)}{info}' title='{_e(title)}'>{_e(shown)}</span>"
+def worst_gating_status(cell: Cell | None) -> str:
+    """The worst status of a cell's gating flags (``suppressed`` when there is no cell)."""
+    if cell is None:
+        return "suppressed"
+    statuses = [flag.status for flag in cell.flags.values() if flag.gating]
+    return max(statuses, key=lambda s: STATUS_RANK[s]) if statuses else "not_evaluable"
 
 
-# -- SVG -------------------------------------------------------------------------------------
-def _overview_svg(payload: dict[str, Any]) -> str:
-    """Services x groups, coloured by the worst gating status of each cell."""
-    services = payload["services"]
-    columns: list[tuple[str, str]] = []
-    for block in services:
-        for cell in block["cells"]:
-            if cell["kind"] == "group":
-                key = (cell["attributes"][0], cell["values"][0])
-                if key not in columns:
-                    columns.append(key)
-    for item in payload["suppressed"]:
-        if len(item["attributes"]) == 1:
-            key = (item["attributes"][0], item["values"][0])
-            if key not in columns:
-                columns.append(key)
-    attribute_order = payload["data"].get("attributes", [])
-    columns.sort(
-        key=lambda k: (attribute_order.index(k[0]) if k[0] in attribute_order else 99, k[1])
-    )
-    if not columns:
-        return ""
-    longest = max((len(block["service"]) for block in services), default=8)
-    size, left, top = 22, 16 + 7 * longest, 150
-    width = max(left + size * len(columns) + 10, left + 4 * 110 + 140)
-    height = top + size * len(services) + 40
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"role='img' aria-label='Overview of gating checks by service and group'>"
+# -- heat maps ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Label:
+    """A text of a chart."""
+
+    x: float
+    y: float
+    text: str
+    anchor: str = "start"
+    rotate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Square:
+    """One coloured square of a heat map with its tooltip."""
+
+    x: float
+    y: float
+    size: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """A grid of squares: row labels on the left, rotated column labels on top."""
+
+    width: float
+    height: float
+    labels: list[Label]
+    squares: list[Square]
+    legend: list[tuple[float, float, str, str]]
+    aria: str
+
+
+def heat_map(
+    rows: list[str],
+    columns: list[str],
+    status: Callable[[int, int], str],
+    title: Callable[[int, int, str], str],
+    *,
+    strings: Strings,
+    aria: str,
+    max_width: float = PAGE_WIDTH,
+) -> HeatMap:
+    """Lay out a heat map of ``status(row, column)``; squares shrink to fit ``max_width``."""
+    row_labels = [_clip(r) for r in rows]
+    column_labels = [_clip(c) for c in columns]
+    left = 12 + max((_text_width(r, 12) for r in row_labels), default=40)
+    size = max(10.0, min(22.0, (max_width - left - 20) / max(len(columns), 1)))
+    top = 16 + max((_text_width(c) for c in column_labels), default=20) * math.sin(math.pi / 3)
+    labels = [Label(left - 6, top + i * size + size * 0.7, r, "end") for i, r in enumerate(row_labels)]  # fmt: skip
+    for j, text in enumerate(column_labels):
+        x = left + j * size + size / 2
+        labels.append(Label(x, top - 6, text, "start", -60))
+    squares = []
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            state = status(i, j)
+            squares.append(
+                Square(left + j * size + 1, top + i * size + 1, size - 2, STATUS_COLOURS[state],
+                       title(i, j, state))
+            )  # fmt: skip
+    legend_y = top + size * len(rows) + 22
+    legend = [
+        (12 + k * 125.0, legend_y, STATUS_COLOURS[state], strings(f"status_{state}"))
+        for k, state in enumerate(("fail", "uncertain", "pass", "not_evaluable", "suppressed"))
     ]
-    for i, (attribute, value) in enumerate(columns):
-        x = left + i * size + size / 2
-        parts.append(
-            f"<text x='{x:.0f}' y='{top - 6}' font-size='11' transform='rotate(-60 {x:.0f} "
-            f"{top - 6})'>{_e(attribute)} = {_e(value)}</text>"
-        )
-    order = {"fail": 3, "uncertain": 2, "pass": 1, "not_evaluable": 0}
-    for row, block in enumerate(services):
-        y = top + row * size
-        parts.append(
-            f"<text x='{left - 6}' y='{y + 15}' font-size='12' text-anchor='end'>"
-            f"{_e(block['service'])}</text>"
-        )
-        cells = {
-            (c["attributes"][0], c["values"][0]): c for c in block["cells"] if c["kind"] == "group"
-        }
-        for i, key in enumerate(columns):
-            cell = cells.get(key)
-            if cell is None:
-                status, title = "suppressed", "suppressed or empty"
-            else:
-                statuses = [f["status"] for f in (cell.get("flags") or {}).values() if f["gating"]]
-                status = max(statuses, key=lambda s: order[s]) if statuses else "not_evaluable"
-                title = status
-            parts.append(
-                f"<rect x='{left + i * size + 1}' y='{y + 1}' width='{size - 2}' "
-                f"height='{size - 2}' rx='3' fill='{STATUS_COLOURS[status]}'>"
-                f"<title>{_e(block['service'])}, {_e(key[0])} = {_e(key[1])}: {_e(title)}</title>"
-                "</rect>"
-            )
-    legend_y = top + size * len(services) + 20
-    x = left
-    legend = {"not_evaluable": "not evaluable", "suppressed": "suppressed or empty"}
-    for status in ("fail", "uncertain", "pass", "not_evaluable", "suppressed"):
-        parts.append(
-            f"<rect x='{x}' y='{legend_y - 11}' width='12' height='12' "
-            f"fill='{STATUS_COLOURS[status]}'/>"
-            f"<text x='{x + 16}' y='{legend_y}' font-size='11'>{legend.get(status, status)}</text>"
-        )
-        x += 110 if status != "suppressed" else 0
-    parts.append("</svg>")
-    return "".join(parts)
+    width = max(left + size * len(columns) + 20, 12 + 5 * 125.0)
+    return HeatMap(width, legend_y + 10, labels, squares, legend, aria)
 
 
-def _forest_svg(block: dict[str, Any], metric: str, tolerance: float, two_sided: bool) -> str:
-    """One flag metric of a service's groups: dot, decision interval, tolerance band."""
+def overview_map(report: AuditReport, strings: Strings) -> HeatMap | None:
+    """Services × groups (one value of one attribute), by the worst gating check."""
+    keys: list[tuple[str, str]] = []
+    for _, cell in report.iter_cells():
+        if cell.kind == "group" and (cell.attributes[0], cell.values[0]) not in keys:
+            keys.append((cell.attributes[0], cell.values[0]))
+    for item in report.suppressed:
+        if len(item.attributes) == 1 and (item.attributes[0], item.values[0]) not in keys:
+            keys.append((item.attributes[0], item.values[0]))
+    if not keys:
+        return None
+    order = report.data.attributes
+    keys.sort(key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[1]))
+    lookup = {
+        (block.service, cell.attributes[0], cell.values[0]): cell
+        for block, cell in report.iter_cells()
+        if cell.kind == "group"
+    }
+    services = report.services
+
+    def status(i: int, j: int) -> str:
+        return worst_gating_status(lookup.get((services[i].service, *keys[j])))
+
+    def title(i: int, j: int, state: str) -> str:
+        name = services[i].name(strings.lang)
+        return f"{name}, {keys[j][0]} = {keys[j][1]}: {strings(f'status_{state}')}"
+
+    return heat_map(
+        [block.name(strings.lang) for block in services],
+        [f"{a} = {v}" for a, v in keys],
+        status,
+        title,
+        strings=strings,
+        aria=strings("overview"),
+    )
+
+
+def intersection_map(report: AuditReport, strings: Strings) -> HeatMap | None:
+    """Intersections × services, by the worst gating check (grey: suppressed or empty)."""
+    seen: dict[tuple[tuple[str, ...], tuple[str, ...]], None] = {}
+    lookup: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Cell] = {}
+    for block, cell in report.iter_cells():
+        if cell.kind == "intersection":
+            key = (tuple(cell.attributes), tuple(cell.values))
+            seen[key] = None
+            lookup[(block.service, *key)] = cell
+    keys = list(seen)
+    if not keys:
+        return None
+    order = report.data.attributes
+    keys.sort(key=lambda k: ([order.index(a) if a in order else 99 for a in k[0]], k[1]))
+    services = report.services
+    labels = [" & ".join(f"{a} = {v}" for a, v in zip(*key, strict=True)) for key in keys]
+
+    def status(i: int, j: int) -> str:
+        return worst_gating_status(lookup.get((services[j].service, *keys[i])))
+
+    def title(i: int, j: int, state: str) -> str:
+        return f"{services[j].name(strings.lang)}, {labels[i]}: {strings(f'status_{state}')}"
+
+    return heat_map(
+        labels,
+        [block.name(strings.lang) for block in services],
+        status,
+        title,
+        strings=strings,
+        aria=strings("heatmap_title"),
+        max_width=PAGE_WIDTH / 2,
+    )
+
+
+# -- forest plots ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ForestRow:
+    """One group of a forest plot: its label, dot and interval."""
+
+    y: float
+    label: str
+    x: float
+    low_x: float | None
+    high_x: float | None
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ForestChart:
+    """A flag metric across a service's groups, with the tolerated band."""
+
+    title: str
+    width: float
+    height: float
+    left: float
+    top: float
+    band: tuple[float, float]
+    reference_x: float
+    rows: list[ForestRow]
+    ticks: list[Label]
+
+
+def _axis(metric: str, flags: list[Flag], tolerance: float) -> tuple[float, float]:
+    values = [v for f in flags for v in (f.value, f.interval.low, f.interval.high) if v is not None]
+    if metric == "selection_rate_ratio":
+        return 0.0, max(2.0, min(4.0, max(values) * 1.05))
+    reach = min(max(tolerance * 2, max(abs(v) for v in values) * 1.1, 0.05), 1.0)
+    return -reach, reach
+
+
+def _band(metric: str, policy: Policy, low: float, high: float) -> tuple[float, float]:
+    tolerance = policy.tolerance(metric)
+    if metric == "selection_rate_ratio":
+        return tolerance, high
+    if metric == "calibration_gap" or policy.gap_sides == "both":
+        return -tolerance, tolerance
+    return (-tolerance, high) if metric == "tpr_gap" else (low, tolerance)
+
+
+def forest_chart(
+    block: ServiceAudit, metric: Metric, policy: Policy, strings: Strings
+) -> ForestChart | None:
+    """The forest plot of one flag metric over a service's groups (None: nothing to draw)."""
     rows = [
-        (c, c["flags"][metric])
-        for c in block["cells"]
-        if c["kind"] == "group" and c.get("flags") and metric in c["flags"]
+        (cell, cell.flags[metric])
+        for cell in block.cells
+        if cell.kind == "group" and metric in cell.flags and cell.flags[metric].value is not None
     ]
-    rows = [(c, f) for c, f in rows if f["value"] is not None]
     if not rows:
-        return ""
-    is_ratio = metric == "selection_rate_ratio"
-    values = [v for _, f in rows for v in (f["value"], *f["interval"]) if v is not None]
-    if is_ratio:
-        low_axis, high_axis = 0.0, max(2.0, min(4.0, max(values) * 1.05))
-    else:
-        reach = max(tolerance * 2, max(abs(v) for v in values) * 1.1, 0.05)
-        reach = min(reach, 1.0)
-        low_axis, high_axis = -reach, reach
-    longest = max(len(_group_label(cell)) for cell, _ in rows)
-    left = 12 + int(6.2 * longest)
-    width, right, row_height, top = left + 330, 14, 16, 24
-    plot = width - left - right
-    height = top + row_height * len(rows) + 22
+        return None
+    low_axis, high_axis = _axis(metric, [flag for _, flag in rows], policy.tolerance(metric))
+    left = 14 + max(_text_width(cell.label) for cell, _ in rows)
+    plot, right, row_height, top = 330.0, 34.0, 16.0, 24.0
 
     def x_of(value: float) -> float:
         clipped = min(max(value, low_axis), high_axis)
         return left + (clipped - low_axis) / (high_axis - low_axis) * plot
 
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-        f"aria-label='{_e(METRIC_LABELS[metric])} by group'>",
-        f"<text x='{left}' y='14' font-size='12' font-weight='600'>"
-        f"{_e(METRIC_LABELS[metric])}</text>",
-    ]
-    if is_ratio:
-        band = (x_of(tolerance), x_of(high_axis))
-    elif two_sided:
-        band = (x_of(-tolerance), x_of(tolerance))
-    elif metric == "tpr_gap":
-        band = (x_of(-tolerance), x_of(high_axis))
-    else:
-        band = (x_of(low_axis), x_of(tolerance))
-    parts.append(
-        f"<rect x='{band[0]:.1f}' y='{top - 4}' width='{band[1] - band[0]:.1f}' "
-        f"height='{row_height * len(rows) + 4}' fill='#e8f3ea'/>"
-    )
-    reference = 1.0 if is_ratio else 0.0
-    parts.append(
-        f"<line x1='{x_of(reference):.1f}' x2='{x_of(reference):.1f}' y1='{top - 4}' "
-        f"y2='{top + row_height * len(rows)}' stroke='#888' stroke-dasharray='3,3'/>"
-    )
+    drawn = []
     for i, (cell, flag) in enumerate(rows):
-        y = top + i * row_height + row_height / 2
-        colour = STATUS_COLOURS.get(flag["status"], "#555")
-        parts.append(
-            f"<text x='{left - 6}' y='{y + 4:.1f}' font-size='11' text-anchor='end'>"
-            f"{_e(_group_label(cell))}</text>"
-        )
-        low, high = flag["interval"]
-        if low is not None and high is not None and all(map(math.isfinite, (low, high))):
-            parts.append(
-                f"<line x1='{x_of(low):.1f}' x2='{x_of(high):.1f}' y1='{y:.1f}' y2='{y:.1f}' "
-                f"stroke='{colour}' stroke-width='2'/>"
+        low, high = flag.interval.bounds
+        finite = low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
+        drawn.append(
+            ForestRow(
+                y=top + i * row_height + row_height / 2,
+                label=cell.label,
+                x=x_of(flag.value or 0.0),
+                low_x=x_of(low) if finite and low is not None else None,
+                high_x=x_of(high) if finite and high is not None else None,
+                colour=STATUS_COLOURS.get(flag.status, "#555"),
+                title=f"{cell.label}: {format_value(metric, flag.value)} "
+                f"({strings(f'status_{flag.status}')})",
             )
-        parts.append(
-            f"<circle cx='{x_of(flag['value']):.1f}' cy='{y:.1f}' r='3.5' fill='{colour}'>"
-            f"<title>{_e(_group_label(cell))}: {_e(_fmt(metric, flag['value']))} "
-            f"({_e(flag['status'])})</title></circle>"
         )
+    is_ratio = metric == "selection_rate_ratio"
+    reference = 1.0 if is_ratio else 0.0
     axis_y = top + row_height * len(rows) + 14
-    for tick in (low_axis, reference, high_axis):
-        label = f"{tick:.2f}" if is_ratio else f"{tick * 100:+.0f} pp"
-        parts.append(
-            f"<text x='{x_of(tick):.1f}' y='{axis_y}' font-size='10' text-anchor='middle'>"
-            f"{label}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-# -- sections --------------------------------------------------------------------------------
-def _header(payload: dict[str, Any]) -> str:
-    model = payload.get("model") or {}
-    data = payload.get("data") or {}
-    name = model.get("name") or "unnamed model or predictions"
-    version = model.get("version")
-    title = f"Fairness audit: {name}" + (f", version {version}" if version is not None else "")
-    extras = [
-        f"{_e(k)}: {_e(v)}"
-        for k, v in model.items()
-        if k in ("trained_at", "run_id", "schema", "registered_model") and v is not None
+    ticks = [
+        Label(x_of(tick), axis_y, f"{tick:.2f}" if is_ratio else _points(tick), anchor)
+        for tick, anchor in ((low_axis, "start"), (reference, "middle"), (high_axis, "end"))
     ]
+    band_low, band_high = _band(metric, policy, low_axis, high_axis)
+    return ForestChart(
+        title=strings(f"metric_{metric}"),
+        width=left + plot + right,
+        height=axis_y + 8,
+        left=left,
+        top=top,
+        band=(x_of(band_low), x_of(band_high)),
+        reference_x=x_of(reference),
+        rows=drawn,
+        ticks=ticks,
+    )
+
+
+# -- the page -------------------------------------------------------------------------------
+def _severity(finding: Finding) -> tuple[int, int, float]:
+    value = finding.value or 0.0
+    distance = abs(value) if finding.metric == "calibration_gap" else abs(value - finding.tolerance)
     return (
-        f"<header><h1>{_e(title)}</h1><div class='stamp'>"
-        f"Model: <b>{_e(name)}</b> · version <b>{_e(version if version is not None else '–')}</b>"
-        + ("".join(f" · {x}" for x in extras))
-        + f"<br>Data: {_e(data.get('rows'))} rows"
-        + (f" from {_e(data['source'])}" if data.get("source") else "")
-        + f" · fingerprint <code>{_e(data.get('fingerprint'))}</code>"
-        + f"<br>Audited: {_e(payload.get('created_at'))} · report format "
-        f"{_e(payload.get('format'))}/{_e(payload.get('format_version'))}"
-        "</div></header>"
+        {"fail": 0, "uncertain": 1}.get(finding.status, 2),
+        0 if finding.gating else 1,
+        -distance,
     )
 
 
-def _summary(payload: dict[str, Any]) -> str:
-    verdict = payload["verdict"]
-    summary = payload["summary"]
-    policy = payload["policy"]
-    method = payload["method"]
-    counts = summary["checks"]
-    parts = [
-        f"<section id='summary' class='verdict' style='background:{STATUS_COLOURS[verdict]}'>"
-        f"<div class='badge'>Verdict: {_e(verdict.upper())}</div>"
-        f"<p>{_e(VERDICT_TEXT[verdict])}</p></section>"
+def _flag_tags(cell: Cell) -> list[tuple[str, bool, Metric]]:
+    return [
+        (cell.flags[m].status, cell.flags[m].gating, m)
+        for m in FLAG_ORDER
+        if m in cell.flags and cell.flags[m].status in ("fail", "uncertain")
     ]
-    parts.append("<div class='counts'>")
-    for status in ("fail", "uncertain", "pass", "not_evaluable"):
-        parts.append(
-            f"<div class='count'><b style='color:{STATUS_COLOURS[status]}'>"
-            f"{counts.get(status, 0)}</b>{status.replace('_', ' ')}</div>"
-        )
-    parts.append(
-        f"<div class='count'><b>{summary.get('informational_flags', 0)}</b>informational "
-        "flags</div><div class='count'><b>"
-        f"{len(payload['suppressed'])}</b>suppressed cells</div></div>"
+
+
+def _comparison(cell: Cell, metric: str, part: str) -> Estimate | None:
+    if cell.comparisons is None:
+        return None
+    estimate: Estimate = getattr(getattr(cell.comparisons, metric), part)
+    return estimate
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("fairness", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    gating = ", ".join(METRIC_LABELS.get(m, m) for m in summary["gating_metrics"])
-    parts.append(
-        f"<p class='note'>Gating checks: {_e(gating)}"
-        + (", including intersections" if policy.get("gate_intersections") else "")
-        + f". Flags are decided on {format_confidence(method['flag_confidence'])} intervals"
-        + (
-            f" (Bonferroni over {method['gating_checks']} checks)"
-            if policy.get("multiplicity") == "bonferroni"
-            else ""
-        )
-        + f"; tables show {method['confidence'] * 100:.0f} % intervals. Uncertain checks "
-        + ("block a release." if policy.get("uncertain") == "block" else "do not block a release.")
-        + "</p>"
+    environment.filters.update(value=format_value, interval=format_interval, percent=_percent)
+    environment.globals.update(
+        colours=STATUS_COLOURS,
+        comparison=_comparison,
+        flag_tags=_flag_tags,
+        format_confidence=format_confidence,
+        table_metrics=TABLE_METRICS,
     )
-    for override in payload.get("overrides", []):
-        parts.append(
-            "<div class='override'><b>Released by override</b> despite verdict "
-            f"<b>{_e(override.get('verdict'))}</b>: {_e(override.get('reason'))}<br>"
-            f"Decided by {_e(override.get('who'))} on {_e(override.get('when'))}; "
-            f"{len(override.get('failures', []))} blocking check(s) overridden.</div>"
-        )
-    failures = [f for f in payload["findings"] if f["gating"] and f["status"] == "fail"]
-    parts.append("<h2 id='failures'>What fails</h2>")
-    if failures:
-        parts.append(_findings_table(failures, _policy(payload)))
-    else:
-        parts.append("<p>No gating check fails.</p>")
-    services_verdicts = summary.get("services", {})
-    parts.append(
-        "<p class='note'>Per service: "
-        + ", ".join(f"{_e(s)} {_tag(v)}" for s, v in services_verdicts.items())
-        + "</p>"
+    return environment
+
+
+def _context(report: AuditReport, strings: Strings) -> dict[str, Any]:
+    policy = report.policy
+    findings = report.findings
+    informational = sorted(
+        (f for f in findings if not f.gating and f.status == "fail" and f.kind == "group"),
+        key=lambda f: (f.service, f.attribute, f.group),
     )
-    parts.append("<h3>Overview: worst gating check per service and group</h3>")
-    parts.append("<div class='wide'>" + _overview_svg(payload) + "</div>")
-    informational = [
-        f
-        for f in payload["findings"]
-        if not f["gating"] and f["status"] == "fail" and f["kind"] == "group"
-    ]
-    if informational:
-        informational.sort(key=lambda f: (f["service"], f["attribute"], f["group"]))
-        parts.append(
-            "<h3 id='informational'>Other failing checks (informational under this policy)</h3>"
-            "<p class='note'>These checks fail but do not gate: the policy gates only on "
-            f"{_e(gating)}. Groups whose needs differ are expected to differ in selection "
-            "rates and error rates at one threshold; read each against the group's need rate "
-            "(see the method notes). Intersections are in their own section.</p>"
-        )
-        parts.append(_findings_table(informational[:MAX_INTERSECTION_ROWS], _policy(payload)))
-        if len(informational) > MAX_INTERSECTION_ROWS:
-            parts.append(
-                f"<p class='note'>{len(informational) - MAX_INTERSECTION_ROWS} more in the "
-                "JSON report.</p>"
-            )
-
-    return "".join(parts)
-
-
-def _findings_table(findings: list[dict[str, Any]], policy: Policy) -> str:
-    rows = [
-        "<table><tr><th class='l'>Service</th><th class='l'>Group</th><th>n</th>"
-        "<th class='l'>Check</th><th>Value</th><th>Decision interval</th><th>Allowed</th>"
-        "<th>Need rate (reference)</th><th class='l'>Status</th></tr>"
-    ]
-    for f in findings:
-        group = " & ".join(f"{a} = {v}" for a, v in zip(f["attributes"], f["values"], strict=True))
-        metric = f["metric"]
-        tolerance = allowed_region(metric, policy)
-        rows.append(
-            f"<tr><td class='l'>{_e(f['service'])}</td><td class='l'>{_e(group)}</td>"
-            f"<td>{_e(f['n'])}</td><td class='l'>{_e(METRIC_LABELS.get(metric, metric))}</td>"
-            f"<td>{_e(_fmt(metric, f['value']))}</td>"
-            f"<td>{_e(_interval(metric, f['interval']))}</td><td>{_e(tolerance)}</td>"
-            f"<td>{_e(_pct(f.get('need_rate')))} ({_e(_pct(f.get('reference_need_rate')))})</td>"
-            f"<td class='l'>{_tag(f['status'], f['gating'])}</td></tr>"
-        )
-    rows.append("</table>")
-    return "".join(rows)
+    intersections = sorted((f for f in findings if f.kind == "intersection"), key=_severity)
+    names = {block.service: block.name(strings.lang) for block in report.services}
+    return {
+        "report": report,
+        "policy": policy,
+        "t": strings,
+        "lang": strings.lang,
+        "names": names,
+        "finnish": {b.service: b.label.get("fi") for b in report.services},
+        "allowed": lambda metric: allowed_text(metric, policy, strings),
+        "limit": lambda metric: _points(policy.tolerance(metric), signed=False),
+        "gating_labels": ", ".join(strings(f"metric_{m}") for m in policy.gate_metrics),
+        "informational": informational,
+        "intersections": intersections,
+        "intersection_cells": sum(1 for _, c in report.iter_cells() if c.kind == "intersection"),
+        "max_rows": MAX_FINDING_ROWS,
+        "overview": overview_map(report, strings),
+        "intersection_map": intersection_map(report, strings),
+        "charts": {
+            block.service: [
+                chart for m in FLAG_ORDER if (chart := forest_chart(block, m, policy, strings))
+            ]
+            for block in report.services
+        },
+        "all_services": report.data.services,
+    }
 
 
-def _service_section(block: dict[str, Any], payload: dict[str, Any]) -> str:
-    policy = payload["policy"]
-    reference = policy.get("reference", "rest")
-    parts = [
-        f"<div class='svc' id='svc-{_e(block['service'])}'>"
-        f"<h3>{_e(_service_title(block))} <small>[{_e(block['service'])}]</small> "
-        f"{_tag(block['verdict'])}</h3>"
-    ]
-    header = (
-        "<div class='wide'><table><tr><th class='l'>Group</th><th>n</th>"
-        + "".join(f"<th>{METRIC_LABELS[m]}</th>" for m in TABLE_METRICS)
-        + f"<th title='selection rate / {_e(reference)}'s'>Sel. ratio</th><th>TPR gap</th>"
-        "<th>FPR gap</th><th class='l'>Flags</th></tr>"
-    )
-    parts.append(header)
-    cells = ([block["population"]] if block.get("population") else []) + [
-        c for c in block["cells"] if c["kind"] == "group"
-    ]
-    for cell in cells:
-        label = "everyone" if cell["kind"] == "population" else _group_label(cell)
-        row = [f"<tr><td class='l'>{_e(label)}</td><td>{_e(cell['n'])}</td>"]
-        for metric in TABLE_METRICS:
-            row.append(_estimate_cell(metric, cell["metrics"].get(metric)))
-        comparisons = cell.get("comparisons") or {}
-        row.append(
-            _estimate_cell(
-                "selection_rate_ratio", (comparisons.get("selection_rate") or {}).get("ratio")
-            )
-        )
-        row.append(_estimate_cell("tpr_gap", (comparisons.get("tpr") or {}).get("difference")))
-        row.append(_estimate_cell("fpr_gap", (comparisons.get("fpr") or {}).get("difference")))
-        flags = cell.get("flags") or {}
-        tags = [
-            _tag(flags[m]["status"], flags[m]["gating"], SHORT_FLAG_LABELS[m])
-            for m in FLAG_ORDER
-            if m in flags and flags[m]["status"] in ("fail", "uncertain")
-        ]
-        if cell["kind"] == "population":
-            flag_text = "(population)"
-        elif (cell.get("reference") or {}).get("is_reference"):
-            flag_text = "(reference group)"
-        elif not flags:
-            flag_text = "not compared: reference too small"
-        else:
-            flag_text = "".join(tags) or _tag("pass")
-        row.append(f"<td class='l flags'>{flag_text}</td></tr>")
-        parts.append("".join(row))
-    parts.append("</table></div>")
-    two_sided = policy.get("gap_sides") == "both"
-    charts = [
-        _forest_svg(block, metric, float(policy[key]), two_sided or metric == "calibration_gap")
-        for metric, key in (
-            ("selection_rate_ratio", "selection_rate_ratio_min"),
-            ("tpr_gap", "tpr_gap_max"),
-            ("fpr_gap", "fpr_gap_max"),
-            ("calibration_gap", "calibration_gap_max"),
-        )
-    ]
-    parts.append(
-        "<div class='charts'>" + "".join(f"<div>{c}</div>" for c in charts if c) + "</div>"
-    )
-    parts.append(
-        "<p class='note'>Charts: each group's flag value with its decision interval; the "
-        "green band is the tolerated region. Flags list only failing (red) or uncertain "
-        "(amber) checks; faded ones are informational; 4/5 rule = selection-rate ratio. "
-        "Sel. ratio = selection rate / the reference's. FNR = 1 − TPR (in the JSON). "
-        "Table intervals (grey) are "
-        f"{payload['method']['confidence'] * 100:.0f} %; gaps are against the {_e(reference)} "
-        "group, in percentage points (pp).</p></div>"
-    )
-    return "".join(parts)
-
-
-def _intersections(payload: dict[str, Any]) -> str:
-    findings = [f for f in payload["findings"] if f["kind"] == "intersection"]
-    if not payload["policy"].get("intersections", True):
-        return "<h2 id='intersections'>Intersectional findings</h2><p>Not audited (policy).</p>"
-    shown = sum(
-        1 for block in payload["services"] for c in block["cells"] if c["kind"] == "intersection"
-    )
-    order = {"fail": 0, "uncertain": 1}
-
-    def severity(f: dict[str, Any]) -> tuple[int, int, float]:
-        value = f["value"] or 0.0
-        distance = abs(value - f["tolerance"]) if f["metric"] != "calibration_gap" else abs(value)
-        return (order.get(f["status"], 2), 0 if f["gating"] else 1, -distance)
-
-    findings.sort(key=severity)
-    parts = [
-        "<h2 id='intersections'>Intersectional findings</h2>",
-        f"<p>{shown} service × intersection cells were audited (every pair of attributes); "
-        f"{sum(1 for f in findings if f['status'] == 'fail')} checks fail "
-        f"({sum(1 for f in findings if f['status'] == 'fail' and f['gating'])} of them gating) "
-        "and "
-        f"{sum(1 for f in findings if f['status'] == 'uncertain')} are uncertain. "
-        "Intersections are compared with everyone outside them.</p>",
-    ]
-    if findings:
-        if len(findings) > MAX_INTERSECTION_ROWS:
-            parts.append(
-                f"<p class='note'>The {MAX_INTERSECTION_ROWS} most severe are shown; the JSON "
-                "report lists all of them.</p>"
-            )
-        parts.append(_findings_table(findings[:MAX_INTERSECTION_ROWS], _policy(payload)))
-    return "".join(parts)
-
-
-def _allocation(payload: dict[str, Any]) -> str:
-    allocation = payload.get("allocation")
-    parts = ["<h2 id='allocation'>Allocation across services</h2>"]
-    if not allocation:
-        parts.append(f"<p>{_e(payload.get('allocation_note') or 'Not computed.')}</p>")
-        return "".join(parts)
-    k = allocation["top_k"]
-    services = payload["data"]["services"]
-    parts.append(
-        f"<p>For each group: the share of clients for whom tarve ranks the service among its "
-        f"top {k} (first figure) and the group's recorded need rate (second). Red: the "
-        "service is in the top ranks less often than the group needs it; blue: more often.</p>"
-    )
-    parts.append(
-        "<table><tr><th class='l'>Group</th><th>n</th>"
-        + "".join(f"<th>{_e(s)}</th>" for s in services)
-        + "</tr>"
-    )
-    for group in allocation["groups"]:
-        label = "everyone" if group["kind"] == "population" else _group_label(group)
-        row = [f"<tr><td class='l'>{_e(label)}</td><td>{group['n']}</td>"]
-        for service in services:
-            item = group["services"].get(service)
-            if item is None:
-                row.append("<td>–</td>")
-                continue
-            top = item["top_k_share"]["value"] or 0.0
-            need = item["need_rate"]["value"] or 0.0
-            difference = top - need
-            strength = min(abs(difference) / 0.3, 1.0) * 0.55
-            colour = (
-                f"rgba(179,38,30,{strength:.2f})"
-                if difference < 0
-                else f"rgba(25,90,200,{strength:.2f})"
-            )
-            row.append(
-                f"<td style='background:{colour}' title='difference {difference * 100:+.1f} pp'>"
-                f"{top * 100:.0f} %<span class='ci'>need {need * 100:.0f} %</span></td>"
-            )
-        row.append("</tr>")
-        parts.append("".join(row))
-    parts.append("</table>")
-    return "".join(parts)
-
-
-def _suppressed(payload: dict[str, Any]) -> str:
-    policy = payload["policy"]
-    items = payload["suppressed"]
-    parts = [
-        "<h2 id='suppressed'>Suppressed cells</h2>",
-        f"<p>Cells with fewer than {policy['min_group_size']} clients are listed without any "
-        "figure, for privacy and because their estimates are unreliable. Comparisons are also "
-        "withheld where the reference group is that small.</p>",
-    ]
-    if not items:
-        parts.append("<p>None.</p>")
-        return "".join(parts)
-    all_services = set(payload["data"]["services"])
-    parts.append("<table><tr><th class='l'>Cell</th><th class='l'>Services</th></tr>")
-    for item in items:
-        services = item.get("services") or []
-        where = "all services" if set(services) == all_services else ", ".join(services)
-        label = " & ".join(
-            f"{a} = {v}" for a, v in zip(item["attributes"], item["values"], strict=True)
-        )
-        parts.append(f"<tr><td class='l'>{_e(label)}</td><td class='l'>{_e(where)}</td></tr>")
-    parts.append("</table>")
-    return "".join(parts)
-
-
-def _method(payload: dict[str, Any]) -> str:
-    policy = payload["policy"]
-    method = payload["method"]
-    ratio_min = policy["selection_rate_ratio_min"]
-    return (
-        "<h2 id='method'>Method</h2><ul class='note'>"
-        "<li><b>Cells.</b> Every value of every audit attribute, and every pair of values of "
-        "two attributes (intersections). A service is audited on the clients that have a label "
-        "for it (for a tarve model: the clients eligible for the service).</li>"
-        "<li><b>Metrics.</b> Need rate (share with a recorded need), mean calibrated score, "
-        "selection rate (share recommended), TPR = recommended among those in need, FPR = "
-        "recommended among those not in need, FNR = 1 − TPR, precision, ROC AUC, calibration "
-        "gap = mean score − need rate, ECE = expected calibration error over "
-        f"{policy['ece_bins']} equal-width score bins.</li>"
-        f"<li><b>Intervals</b> ({method['confidence'] * 100:.0f} %): Wilson score intervals for "
-        "proportions; Newcombe's hybrid score interval for differences of proportions; Katz's "
-        "log interval for ratios; normal intervals for mean score and calibration gap; DeLong "
-        "for ROC AUC; a Poisson bootstrap over score-bin strata for ECE "
-        f"({policy['bootstrap_replicates']} replicates, seed {policy['seed']}).</li>"
-        f"<li><b>Reference.</b> Each cell is compared with the {_e(policy['reference'])} "
-        "group(s).</li>"
-        f"<li><b>Flags.</b> Selection-rate ratio below {ratio_min} (four-fifths rule); TPR "
-        f"gap beyond {policy['tpr_gap_max']}; FPR gap beyond {policy['fpr_gap_max']} "
-        f"({_e(policy['gap_sides'])} direction); |calibration gap| beyond "
-        f"{policy['calibration_gap_max']}. A flag fails when its whole interval is beyond "
-        "the tolerance, passes when its whole interval is within it, and is uncertain when "
-        "the interval contains the tolerance. Decision intervals are at "
-        f"{format_confidence(method['flag_confidence'])} ({_e(policy['multiplicity'])} adjustment "
-        f"over {method['gating_checks']} gating checks).</li>"
-        "<li><b>Verdict.</b> fail if any gating check fails; otherwise uncertain if any is "
-        "uncertain; otherwise pass.</li>"
-        "<li><b>Limits.</b> The audit measures agreement with the recorded labels. If the "
-        "labels themselves under-record a group's need and the model reproduces that, error "
-        "rates look equal; the selection-rate ratio and the allocation view are where such "
-        "bias can still show. Suppression is primary only: figures of a small cell may be "
-        "derivable by differencing larger published cells.</li></ul>"
-    )
-
-
-def render_html(payload: dict[str, Any]) -> str:
-    """Render a report's JSON form as a self-contained HTML document.
+def render_html(report: AuditReport, *, lang: str = DEFAULT_LANGUAGE) -> str:
+    """Render a report as one self-contained HTML document.
 
     Parameters
     ----------
-    payload : dict
-        :meth:`fairness.AuditReport.to_dict` output.
+    report : AuditReport
+        The audit (or one read back with :meth:`AuditReport.from_dict`).
+    lang : str, default "en"
+        One of the report's ``languages`` (the schema's: fi, sv, en by default).
 
     Returns
     -------
     str
         The page; it references no external asset.
+
+    Raises
+    ------
+    ValueError
+        ``lang`` is not one of the report's languages.
     """
-    model = payload.get("model") or {}
-    title = f"Fairness audit: {model.get('name') or 'predictions'} {model.get('version') or ''}"
-    body = [
-        _header(payload),
-        _summary(payload),
-        "<h2 id='services'>Services and groups</h2>",
-        *[_service_section(block, payload) for block in payload["services"]],
-        _intersections(payload),
-        _allocation(payload),
-        _suppressed(payload),
-        _method(payload),
-    ]
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_e(title.strip())}</title><style>{CSS}</style></head><body><main>"
-        + "".join(body)
-        + "</main></body></html>\n"
-    )
+    known = set(next(iter(_all_strings().values())))
+    if lang not in report.languages or lang not in known:
+        raise ValueError(MSG_LANGUAGE.format(lang=lang, languages=report.languages))
+    strings = Strings(lang)
+    template = _environment().get_template("report.html.j2")
+    return template.render(**_context(report, strings), css=_css()) + "\n"
+
+
+@functools.cache
+def _css() -> Markup:
+    text = resources.files("fairness.templates").joinpath("report.css").read_text("utf-8")
+    return Markup(text)  # the package's own style sheet, not data
+
+
+def write_report(
+    report: AuditReport,
+    directory: str | Path,
+    *,
+    lang: str = DEFAULT_LANGUAGE,
+    names: Iterable[str] = (JSON_FILE, HTML_FILE),
+) -> tuple[Path, Path]:
+    """Write the report's JSON and HTML into ``directory`` (created if missing).
+
+    Parameters
+    ----------
+    report : AuditReport
+        The audit.
+    directory : str or Path
+        Where to write.
+    lang : str, default "en"
+        Language of the HTML page.
+    names : pair of str, default ("audit.json", "audit.html")
+        File names of the JSON and the HTML.
+
+    Returns
+    -------
+    tuple of Path
+        The JSON and HTML paths.
+    """
+    json_name, html_name = names
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = out / json_name, out / html_name
+    json_path.write_text(report.to_json(), encoding="utf-8")
+    html_path.write_text(render_html(report, lang=lang), encoding="utf-8")
+    return json_path, html_path

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from fairness import AuditReport, audit_model, gate_failures, load_policy, write_report
 from models.model import ServiceNeedModel
 from training.config import FairnessConfig
 
@@ -23,32 +24,23 @@ FAIRNESS_HTML = "fairness_audit.html"
 
 @dataclass
 class FairnessOutcome:
-    """The audit document, its verdict and the lines that would block promotion."""
+    """The typed audit report, its verdict and the lines that would block promotion."""
 
-    report: Any
+    report: AuditReport
     verdict: str
     gate_failures: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         """The audit's JSON form."""
-        payload: dict[str, Any] = self.report.to_dict()
-        return payload
+        return self.report.to_dict()
 
     def stamp(self, **model_fields: Any) -> None:
         """Add fields (e.g. version, run id known only later) to the report's model section."""
-        from fairness.report_json import AuditReport
-
-        payload = self.report.to_dict()
-        payload["model"].update(model_fields)
-        self.report = AuditReport.from_dict(payload)
+        self.report = self.report.with_model_fields(**model_fields)
 
     def write(self, directory: Path) -> list[Path]:
         """Write ``fairness_audit.json`` and ``fairness_audit.html`` into ``directory``."""
-        json_path = directory / FAIRNESS_JSON
-        html_path = directory / FAIRNESS_HTML
-        json_path.write_text(self.report.to_json(), "utf-8")
-        html_path.write_text(self.report.to_html(), "utf-8")
-        return [json_path, html_path]
+        return list(write_report(self.report, directory, names=(FAIRNESS_JSON, FAIRNESS_HTML)))
 
 
 def audit_test_split(
@@ -76,17 +68,17 @@ def audit_test_split(
         Ranking size of the allocation view.
     scores : DataFrame, optional
         Calibrated test probabilities already computed (one column per service).
+
+    Returns
+    -------
+    FairnessOutcome or None
     """
     if not config.enabled or not model.schema.audit_groups:
         return None
-    from fairness.audit import audit_model
-    from fairness.gate import gate_failures
-    from fairness.policy import load_policy
-
     policy = load_policy(config.policy)
     report = audit_model(
         model, test_frame, policy=policy, metadata=metadata, top_k=top_k, scores=scores
     )
     return FairnessOutcome(
-        report=report, verdict=str(report.verdict), gate_failures=gate_failures(report, policy)
+        report=report, verdict=report.verdict, gate_failures=gate_failures(report, policy)
     )

@@ -136,7 +136,7 @@ def run_promote(args: argparse.Namespace) -> int:
         print(
             f"promoted {result.name} version {result.version} to {result.alias!r} OVERRIDING "
             f"{len(result.failures)} fairness gate failure(s); recorded: by "
-            f"{result.override['by']} at {result.override['at']}"
+            f"{result.override.who} at {result.override.when}"
         )
     else:
         print(

@@ -19,6 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fairness import (
+    AuditReport,
+    Override,
+    gate_failures,
+    load_policy,
+    record_override,
+    write_report,
+)
 from models import registry
 from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS
 from training.audit import FAIRNESS_HTML, FAIRNESS_JSON
@@ -59,7 +67,7 @@ class PromotionResult:
     version: str
     alias: str
     failures: list[str] = field(default_factory=list)
-    override: dict[str, Any] | None = None
+    override: Override | None = None
 
 
 def current_user() -> str:
@@ -84,14 +92,13 @@ def logged_model_id(model_version: Any) -> str | None:
     return None
 
 
-def read_version_audit(name: str, version: str) -> tuple[dict[str, Any] | None, Path]:
+def read_version_audit(name: str, version: str) -> tuple[AuditReport | None, Path]:
     """The stored fairness audit of a registered version (None if it has none)."""
     directory = registry.resolve_model_uri(registry.models_uri(name, version))
     path = directory / FAIRNESS_JSON
     if not path.is_file():
         return None, directory
-    audit: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    return audit, directory
+    return AuditReport.from_dict(json.loads(path.read_text("utf-8"))), directory
 
 
 def promote(
@@ -132,8 +139,6 @@ def promote(
     LookupError
         The version does not exist.
     """
-    from fairness.gate import gate_failures
-    from fairness.policy import load_policy
     from training import tracking
 
     if override_reason is not None and not override_reason.strip():
@@ -145,10 +150,11 @@ def promote(
     except LookupError as exc:
         raise LookupError(MSG_NO_VERSION.format(name=name, version=version)) from exc
     audit, _ = read_version_audit(name, version)
+    release_policy = load_policy(policy)
     if audit is None:
         failures = [MSG_NO_AUDIT.format(version=version, name=name, file=FAIRNESS_JSON)]
     else:
-        failures = gate_failures(audit, load_policy(policy))
+        failures = gate_failures(audit, release_policy)
     if failures and override_reason is None:
         raise PromotionRefused(
             MSG_REFUSED.format(alias=alias, name=name, version=version, count=len(failures)),
@@ -158,7 +164,13 @@ def promote(
     when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     override = None
     if failures and override_reason is not None:
-        override = {"reason": override_reason, "by": who, "at": when, "failures": failures}
+        override = (
+            record_override(audit, override_reason, who, when, policy=release_policy)
+            if audit is not None
+            else Override(
+                reason=override_reason, who=who, when=when, verdict=None, failures=failures
+            )
+        )
         tags = {
             TAG_OVERRIDE_REASON: override_reason[:MAX_TAG_LENGTH],
             TAG_OVERRIDE_BY: who,
@@ -167,7 +179,7 @@ def promote(
         }
         tracking.set_version_tags(name, version, tags)
         if audit is not None:
-            _store_override(model_version, audit, override_reason, who, when)
+            _store_override(model_version, audit)
     tracking.set_version_tags(name, version, {TAG_PROMOTED_BY: who, TAG_PROMOTED_AT: when})
     tracking.set_alias(name, alias, version)
     return PromotionResult(
@@ -175,21 +187,12 @@ def promote(
     )
 
 
-def _store_override(
-    model_version: registry.VersionInfo, audit: dict[str, Any], reason: str, who: str, when: str
-) -> None:
-    """Add the override to the audit and store it with the model and with the run."""
-    from fairness.report_json import AuditReport
-
+def _store_override(model_version: registry.VersionInfo, report: AuditReport) -> None:
+    """Store the audit with its recorded override with the model and with the run."""
     from training import tracking
 
-    report = AuditReport.from_dict(audit)
-    report.record_override(reason, who, when)
     with tempfile.TemporaryDirectory() as scratch:
-        json_path = Path(scratch) / FAIRNESS_JSON
-        html_path = Path(scratch) / FAIRNESS_HTML
-        json_path.write_text(report.to_json(indent=1), "utf-8")
-        html_path.write_text(report.to_html(), "utf-8")
+        json_path, html_path = write_report(report, scratch, names=(FAIRNESS_JSON, FAIRNESS_HTML))
         model_id = logged_model_id(model_version)
         for path in (json_path, html_path):
             tracking.log_version_artifact(

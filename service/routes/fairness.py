@@ -27,7 +27,7 @@ from service.problems import FairnessReportMissing, InvalidRequest, NotAcceptabl
 from service.responses import problem_responses
 
 if TYPE_CHECKING:
-    from fairness.audit import AuditReport
+    from fairness.report import AuditReport
 
 router = APIRouter(prefix="/v1/fairness", tags=["fairness"])
 AUDIT_UPLOAD_PATH = "/v1/fairness/audit"
@@ -66,7 +66,9 @@ def _wants_html(accept: str | None) -> bool:
 
 
 def _render(report: AuditReport, wants_html: bool) -> Response:
-    return HTMLResponse(report.to_html()) if wants_html else JSONResponse(report.to_dict())
+    from fairness.report_html import render_html
+
+    return HTMLResponse(render_html(report)) if wants_html else JSONResponse(report.to_dict())
 
 
 @router.get(
@@ -80,7 +82,7 @@ def fairness_report(
     audit: AuditDep,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    from fairness.audit import AuditReport
+    from fairness.report import AuditReport
 
     wants_html = _wants_html(accept)
     path = served.fairness_audit_path

@@ -36,77 +36,82 @@ def test_a_miscalibrated_group_fails(biased_report: AuditReport) -> None:
     assert biased_report.verdict == "fail"
     cell = biased_report.cell("training", immigrant="yes")
     assert cell is not None
-    assert cell["flags"]["calibration_gap"]["status"] == "fail"
-    assert cell["flags"]["calibration_gap"]["value"] > 0.05
-    failing = {
-        (f["service"], f["attribute"], f["group"], f["metric"]) for f in biased_report.failures
-    }
+    gap = cell.flags["calibration_gap"]
+    assert gap.status == "fail"
+    assert gap.value is not None and gap.value > 0.05
+    failing = {(f.service, f.attribute, f.group, f.metric) for f in biased_report.failures}
     assert ("training", "immigrant", "yes", "calibration_gap") in failing
-    assert all(f["service"] == "training" for f in biased_report.failures)
+    assert all(f.service == "training" for f in biased_report.failures)
     first = biased_report.failures[0]
     for key in ("service", "attribute", "group", "metric", "value", "interval", "tolerance"):
-        assert key in first
-    low, high = first["interval"]
-    assert low <= first["value"] <= high
+        assert hasattr(first, key)
+    low, high = first.interval.bounds
+    assert low is not None and high is not None and first.value is not None
+    assert low <= first.value <= high
 
 
 def test_a_fair_model_does_not_fail(fair_predictions: Predictions) -> None:
     report = _audit(fair_predictions)
     assert report.failures == []
     assert report.verdict in ("pass", "uncertain")
-    assert report.to_dict()["summary"]["checks"]["fail"] == 0
+    assert report.summary.checks.fail == 0
 
 
 def test_every_cell_has_metrics_with_intervals(biased_report: AuditReport) -> None:
     block = biased_report.service("coaching")
-    population = block["population"]
-    assert population["n"] == 6000
-    cells = block["cells"]
-    kinds = {cell["kind"] for cell in cells}
+    population = block.population
+    assert population is not None and population.n == 6000
+    cells = block.cells
+    kinds = {cell.kind for cell in cells}
     assert kinds == {"group", "intersection"}
     # 3 attributes: 2 + 2 + 3 group cells; pairs: 2*2 + 2*3 + 2*3 intersection cells.
-    assert sum(c["kind"] == "group" for c in cells) == 7
-    assert sum(c["kind"] == "intersection" for c in cells) == 16
+    assert sum(c.kind == "group" for c in cells) == 7
+    assert sum(c.kind == "intersection" for c in cells) == 16
     for cell in cells:
-        for metric, estimate in cell["metrics"].items():
+        for metric, estimate in cell.metrics:
             if metric == "ece":
                 continue  # no bootstrap in this fixture
-            low, high = estimate["interval"]
+            low, high = estimate.interval.bounds
             assert low is not None and high is not None, metric
-            assert low <= estimate["value"] <= high + 1e-9, (metric, estimate)
-        assert set(cell["flags"]) == {
+            assert low <= estimate.value <= high + 1e-9, (metric, estimate)
+        assert set(cell.flags) == {
             "selection_rate_ratio",
             "tpr_gap",
             "fpr_gap",
             "calibration_gap",
         }
-        assert (cell["comparisons"] is not None) == (cell["kind"] == "group")
+        assert (cell.comparisons is not None) == (cell.kind == "group")
 
 
 def test_ece_has_a_bootstrap_interval(fair_predictions: Predictions) -> None:
     report = _audit(fair_predictions, Policy(intersections=False, bootstrap_replicates=100))
     cell = report.cell("coaching", gender="female")
     assert cell is not None
-    ece = cell["metrics"]["ece"]
-    assert 0 <= ece["interval"][0] < ece["interval"][1] < 0.2
+    ece = cell.metrics.ece
+    assert ece.interval.low is not None and ece.interval.high is not None
+    assert 0 <= ece.interval.low < ece.interval.high < 0.2
     again = _audit(fair_predictions, Policy(intersections=False, bootstrap_replicates=100))
-    assert again.cell("coaching", gender="female")["metrics"]["ece"] == ece  # type: ignore[index]
+    again_cell = again.cell("coaching", gender="female")
+    assert again_cell is not None and again_cell.metrics.ece == ece
 
 
 def test_flags_use_bonferroni_intervals_unless_told_not_to(fair_predictions: Predictions) -> None:
-    adjusted = _audit(fair_predictions).to_dict()["method"]
+    adjusted = _audit(fair_predictions).method
     plain = _audit(fair_predictions, Policy(multiplicity="none", bootstrap_replicates=0))
-    assert adjusted["flag_confidence"] > 0.999
-    assert adjusted["gating_checks"] > 50
-    assert plain.to_dict()["method"]["flag_confidence"] == 0.95
+    assert adjusted.flag_confidence > 0.999
+    assert adjusted.gating_checks > 50
+    assert plain.method.flag_confidence == 0.95
     wide = _audit(fair_predictions).cell("coaching", immigrant="yes")
     narrow = plain.cell("coaching", immigrant="yes")
     assert wide is not None and narrow is not None
-    wide_low, wide_high = wide["flags"]["tpr_gap"]["interval"]
-    narrow_low, narrow_high = narrow["flags"]["tpr_gap"]["interval"]
+    wide_low, wide_high = wide.flags["tpr_gap"].interval.bounds
+    narrow_low, narrow_high = narrow.flags["tpr_gap"].interval.bounds
+    assert wide_low is not None and wide_high is not None
+    assert narrow_low is not None and narrow_high is not None
     assert wide_low < narrow_low and wide_high > narrow_high
     # The table's comparison interval stays at the stated 95 %.
-    assert wide["comparisons"]["tpr"]["difference"]["interval"] == pytest.approx(
+    assert wide.comparisons is not None
+    assert list(wide.comparisons.tpr.difference.interval.bounds) == pytest.approx(
         [narrow_low, narrow_high], abs=1e-5
     )
 
@@ -118,11 +123,12 @@ def test_gap_sides_disadvantage_flags_one_direction(biased_predictions: Predicti
     assert yes is not None and no is not None
     # Overstated need for immigrants: higher FPR than the rest (flagged), and the mirror
     # image for non-immigrants (a lower FPR is not a disadvantage).
-    assert yes["flags"]["fpr_gap"]["value"] > 0 > no["flags"]["fpr_gap"]["value"]
-    assert no["flags"]["fpr_gap"]["status"] == "pass"
+    yes_gap, no_gap = yes.flags["fpr_gap"].value, no.flags["fpr_gap"].value
+    assert yes_gap is not None and no_gap is not None and yes_gap > 0 > no_gap
+    assert no.flags["fpr_gap"].status == "pass"
     both = _audit(biased_predictions, Policy(gap_sides="both", fpr_gap_max=0.01))
     no_both = both.cell("training", immigrant="no")
-    assert no_both is not None and no_both["flags"]["fpr_gap"]["status"] != "pass"
+    assert no_both is not None and no_both.flags["fpr_gap"].status != "pass"
 
 
 def test_small_cells_are_suppressed_in_json() -> None:
@@ -152,8 +158,8 @@ def test_comparisons_are_withheld_when_the_reference_is_small() -> None:
     report = _audit(data, Policy(intersections=False, bootstrap_replicates=0))
     cell = report.cell("coaching", veteran="no")
     assert cell is not None
-    assert cell["comparisons"] is None and cell["flags"] == {}
-    assert cell["reference"]["n"] is None
+    assert cell.comparisons is None and cell.flags == {}
+    assert cell.reference is not None and cell.reference.n is None
     assert report.cell("coaching", veteran="yes") is None
 
 
@@ -170,12 +176,12 @@ def test_missing_labels_leave_rows_out_of_that_service(fair_predictions: Predict
         policy=FAST,
     )
     block = report.service("guidance")
-    assert block["population"]["n"] == int(only_young.sum())
+    assert block.population is not None and block.population.n == int(only_young.sum())
     assert report.cell("guidance", age_band="30-54") is None  # empty, not suppressed
-    suppressed = [s for s in report.suppressed if "guidance" in s["services"]]
+    suppressed = [s for s in report.suppressed if "guidance" in s.services]
     assert suppressed == []
     young = report.cell("guidance", age_band="16-29")
-    assert young is not None and young["flags"] == {}  # its reference is empty
+    assert young is not None and young.flags == {}  # its reference is empty
 
 
 @pytest.mark.parametrize("reference", ["overall", "largest"])
@@ -192,9 +198,11 @@ def test_reference_groups(fair_predictions: Predictions, reference: str) -> None
         largest = data.groups["age_band"].value_counts().idxmax()
         expected = labels[members].mean() - labels[data.groups["age_band"].eq(largest)].mean()
         biggest = report.cell("coaching", age_band=largest)
-        assert biggest is not None and biggest["reference"]["is_reference"]
-        assert biggest["flags"] == {}
-    difference = cell["comparisons"]["base_rate"]["difference"]["value"]
+        assert biggest is not None and biggest.reference is not None
+        assert biggest.reference.is_reference
+        assert biggest.flags == {}
+    assert cell.comparisons is not None
+    difference = cell.comparisons.base_rate.difference.value
     assert difference == pytest.approx(expected, abs=1e-5)
 
 

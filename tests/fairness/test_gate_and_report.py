@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from fairness import AuditReport, Policy, gate_failures, run_audit
-from fairness.report_json import FORMAT_VERSION, MSG_OVERRIDE_REASON
+from fairness import (
+    AuditReport,
+    Policy,
+    gate_failures,
+    record_override,
+    render_html,
+    run_audit,
+    write_report,
+)
+from fairness.report import FORMAT_VERSION, MSG_OVERRIDE_REASON
 
 from .conftest import Predictions, simulate
 
@@ -37,7 +45,8 @@ def test_the_gate_names_service_group_and_metric(biased_report: AuditReport) -> 
     ), lines
     assert all(line.startswith("training: ") for line in lines)
     assert len(lines) == len(biased_report.failures)
-    assert gate_failures(biased_report.to_dict()) == lines  # the JSON form works too
+    stored = AuditReport.from_dict(json.loads(biased_report.to_json()))
+    assert gate_failures(stored) == lines  # a stored report is judged the same
 
 
 def test_the_gate_applies_the_release_policy(biased_report: AuditReport) -> None:
@@ -67,16 +76,20 @@ def test_uncertain_checks_block_only_when_the_policy_says_so(
 def test_an_override_is_recorded_in_json_and_html(biased_report: AuditReport) -> None:
     report = AuditReport.from_dict(biased_report.to_dict())
     with pytest.raises(ValueError, match=MSG_OVERRIDE_REASON):
-        report.record_override("  ", "auditor")
-    override = report.record_override(
-        "Known label bias; retraining scheduled", "Jane Auditor", "2026-02-01T10:00:00+00:00"
+        record_override(report, "  ", "auditor")
+    override = record_override(
+        report,
+        "Known label bias; retraining scheduled",
+        "Jane Auditor",
+        "2026-02-01T10:00:00+00:00",
     )
-    assert override["verdict"] == "fail"
-    assert override["failures"] == gate_failures(biased_report)
+    assert override.verdict == "fail"
+    assert override.failures == gate_failures(biased_report)
     stored = report.to_dict()["overrides"]
-    assert stored == [override]
+    assert stored == [override.model_dump(mode="json")]
+    assert set(stored[0]) == {"reason", "who", "when", "verdict", "failures"}  # one shape
     assert report.verdict == "fail"  # the verdict stands; the decision is recorded beside it
-    page = report.to_html()
+    page = render_html(report)
     assert "Released by override" in page
     assert "Known label bias; retraining scheduled" in page and "Jane Auditor" in page
     assert biased_report.overrides == []  # the original is untouched
@@ -90,18 +103,19 @@ def test_json_round_trip_and_version(biased_report: AuditReport, tmp_path: Path)
     again = AuditReport.from_dict(data)
     assert again.to_dict() == biased_report.to_dict()
     assert again.verdict == biased_report.verdict and again.failures == biased_report.failures
+    assert again == biased_report
     data["format_version"] = 99
     with pytest.raises(ValueError, match="format version 99 is not supported"):
         AuditReport.from_dict(data)
     with pytest.raises(ValueError, match="missing keys"):
         AuditReport.from_dict({"format_version": FORMAT_VERSION, "verdict": "pass"})
-    json_path, html_path = biased_report.write(tmp_path / "out")
+    json_path, html_path = write_report(biased_report, tmp_path / "out")
     assert json.loads(json_path.read_text("utf-8"))["verdict"] == "fail"
     assert html_path.read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_html_is_self_contained_and_stamped(biased_report: AuditReport) -> None:
-    page = biased_report.to_html()
+    page = render_html(biased_report)
     data = biased_report.to_dict()
     assert "<script" not in page.lower()
     assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:)?//""", page)
@@ -136,7 +150,7 @@ def test_html_suppresses_small_cells() -> None:
         groups=data.groups,
         policy=Policy(bootstrap_replicates=0),
     )
-    page = report.to_html()
+    page = render_html(report)
     suppressed_at = page.index("id='suppressed'")
     rows = [m.start() for m in re.finditer(r"<td class='l'>[^<]*gender = other[^<]*</td>", page)]
     assert rows, "the suppressed cells must be listed"

@@ -101,7 +101,7 @@ def test_intervals_cover_about_95_percent_on_simulated_data() -> None:
         groups=data.groups[["immigrant"]],
         policy=policy,
         allocation=False,
-    ).to_dict()
+    )
     # Truth for Beta(1.5, 5) scores with labels ~ Bernoulli(score), decision score >= 0.3.
     big = np.random.default_rng(99).beta(1.5, 5.0, 4_000_000)
     truth = {
@@ -113,13 +113,15 @@ def test_intervals_cover_about_95_percent_on_simulated_data() -> None:
     }
     hits = {metric: [] for metric in truth}
     gap_hits = []
-    for block in report["services"]:
-        for cell in block["cells"]:
-            for metric, true_value in truth.items():
-                low, high = cell["metrics"][metric]["interval"]
-                hits[metric].append(low <= true_value <= high)
-            low, high = cell["comparisons"]["tpr"]["difference"]["interval"]
-            gap_hits.append(low <= 0.0 <= high)  # equal TPR in every group
+    for _, cell in report.iter_cells():
+        for metric, true_value in truth.items():
+            low, high = cell.metrics.get(metric).interval.bounds
+            assert low is not None and high is not None
+            hits[metric].append(low <= true_value <= high)
+        assert cell.comparisons is not None
+        low, high = cell.comparisons.tpr.difference.interval.bounds
+        assert low is not None and high is not None
+        gap_hits.append(low <= 0.0 <= high)  # equal TPR in every group
     for metric, values in hits.items():
         coverage = np.mean(values)
         assert 0.925 <= coverage <= 0.975, f"{metric}: coverage {coverage:.3f}"

@@ -35,7 +35,7 @@ def test_audit_model_audits_every_service_and_schema_group(
     model: ServiceNeedModel, model_report: AuditReport
 ) -> None:
     data = model_report.to_dict()
-    assert model_report.services == model.services
+    assert model_report.service_ids == model.services
     assert data["data"]["attributes"] == [group.name for group in model.schema.audit_groups]
     assert data["model"]["name"] == model.name
     assert data["model"]["version"] == model.version
@@ -52,22 +52,23 @@ def test_services_are_audited_on_eligible_clients(
     assert spec.eligibility is not None
     eligible = evaluate_rule(spec.eligibility.rule, extract)
     block = model_report.service("youth_guidance")
-    assert block["population"]["n"] == int(np.sum(eligible))
+    assert block.population is not None and block.population.n == int(np.sum(eligible))
     assert model_report.cell("youth_guidance", under_30="no") is None
-    everyone = model_report.service("job_search_coaching")["population"]["n"]
-    assert everyone == len(extract)
+    everyone = model_report.service("job_search_coaching").population
+    assert everyone is not None and everyone.n == len(extract)
 
 
 def test_the_scores_are_the_models(
     model: ServiceNeedModel, model_report: AuditReport, extract: pd.DataFrame
 ) -> None:
     scores = model.predict_proba(extract)
-    population = model_report.service("job_search_coaching")["population"]
-    assert population["metrics"]["mean_score"]["value"] == pytest.approx(
+    population = model_report.service("job_search_coaching").population
+    assert population is not None
+    assert population.metrics.mean_score.value == pytest.approx(
         scores["job_search_coaching"].mean(), abs=1e-5
     )
     recommended = model.recommended(scores)["job_search_coaching"].mean()
-    assert population["metrics"]["selection_rate"]["value"] == pytest.approx(recommended, abs=1e-5)
+    assert population.metrics.selection_rate.value == pytest.approx(recommended, abs=1e-5)
 
 
 def test_tarve_audit_with_a_model_directory(

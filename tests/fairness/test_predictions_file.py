@@ -53,7 +53,7 @@ def test_a_wide_csv(prediction_files: dict[str, Path]) -> None:
         group_columns=["immigrant", "gender"],
         policy=Policy(bootstrap_replicates=0),
     )
-    assert report.services == ["need"]
+    assert report.service_ids == ["need"]
     data = report.to_dict()
     assert data["data"]["source"] == "wide.csv"
     assert data["data"]["fingerprint"].startswith("sha256:")
@@ -71,7 +71,7 @@ def test_a_wide_csv(prediction_files: dict[str, Path]) -> None:
     first = report.cell("need", immigrant="yes")
     second = by_decision.cell("need", immigrant="yes")
     assert first is not None and second is not None
-    assert first["metrics"]["selection_rate"] == second["metrics"]["selection_rate"]
+    assert first.metrics.selection_rate == second.metrics.selection_rate
 
 
 def test_a_long_file_with_a_service_column(prediction_files: dict[str, Path]) -> None:
@@ -84,10 +84,11 @@ def test_a_long_file_with_a_service_column(prediction_files: dict[str, Path]) ->
         service="service",
         policy=Policy(bootstrap_replicates=0),
     )
-    assert report.services == ["a", "b"]
-    assert report.service("a")["population"]["n"] == 4000
-    assert {f["service"] for f in report.failures} == {"b"}
-    assert any(f["group"] == "yes" and f["metric"] == "calibration_gap" for f in report.failures)
+    assert report.service_ids == ["a", "b"]
+    population = report.service("a").population
+    assert population is not None and population.n == 4000
+    assert {f.service for f in report.failures} == {"b"}
+    assert any(f.group == "yes" and f.metric == "calibration_gap" for f in report.failures)
 
 
 def test_file_errors(prediction_files: dict[str, Path], tmp_path: Path) -> None:

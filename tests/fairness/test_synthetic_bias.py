@@ -96,7 +96,7 @@ def audits(request: pytest.FixtureRequest) -> tuple[bool, Audits]:
 def _statuses(report: AuditReport, service: str) -> dict[str, str]:
     cell = report.cell(service, immigrant="yes")
     assert cell is not None
-    return {metric: flag["status"] for metric, flag in cell["flags"].items()}
+    return {metric: flag.status for metric, flag in cell.flags.items()}
 
 
 def test_the_audit_flags_the_biased_service_for_immigrants_only_with_bias(
@@ -120,10 +120,10 @@ def test_the_audit_flags_the_biased_service_for_immigrants_only_with_bias(
         finding = next(
             f
             for f in reports.recorded.findings
-            if (f["service"], f["attribute"], f["group"], f["metric"])
+            if (f.service, f.attribute, f.group, f.metric)
             == (BIASED, "immigrant", "yes", "tpr_gap")
         )
-        assert finding["status"] == "fail" and not finding["gating"]
+        assert finding.status == "fail" and not finding.gating
         assert any(" TPR gap -" in line for line in lines), lines
     else:
         assert "fail" not in statuses.values(), statuses
@@ -136,14 +136,15 @@ def test_against_true_need_the_bias_shows_in_error_rates_and_calibration(
     bias, reports = audits
     cell = reports.true_need.cell(BIASED, immigrant="yes")
     assert cell is not None
-    flags = cell["flags"]
+    flags = cell.flags
     if bias:
         # Immigrants who truly need the training are missed, and their scores understate
         # their need (mean score well below the true need rate; with this sample size the
         # Bonferroni interval still reaches the tolerance, so it is at least uncertain).
-        assert flags["tpr_gap"]["status"] == "fail"
-        assert flags["calibration_gap"]["value"] < -0.05
-        assert flags["calibration_gap"]["status"] != "pass"
+        assert flags["tpr_gap"].status == "fail"
+        gap = flags["calibration_gap"].value
+        assert gap is not None and gap < -0.05
+        assert flags["calibration_gap"].status != "pass"
     else:
-        assert "fail" not in {flag["status"] for flag in flags.values()}
-        assert flags["calibration_gap"]["status"] == "pass"
+        assert "fail" not in {flag.status for flag in flags.values()}
+        assert flags["calibration_gap"].status == "pass"

@@ -140,7 +140,7 @@ def test_override_promotes_and_records_who_when_why(tracked: Any, tmp_path: Path
     assert tags[TAG_OVERRIDE_REASON].startswith("pilot with caseworker review")
     audit, _ = read_version_audit(NAME, tracked.model_version)
     assert audit is not None
-    assert audit["overrides"][-1]["reason"].startswith("pilot with caseworker review")
+    assert audit.overrides[-1].reason.startswith("pilot with caseworker review")
     assert ServiceNeedModel.load(f"models:/{NAME}@production").version == tracked.model_version
 
 
