@@ -50,6 +50,7 @@ class TarveAPI(FastAPI):
     _model_openapi_for: tuple[object, object] | None = None
 
     def openapi(self) -> dict[str, Any]:
+        """Return the OpenAPI document with the served model's request schemas."""
         holder: ModelHolder | None = getattr(self.state, "holder", None)
         served = holder.current if holder is not None else None
         base = super().openapi()
@@ -85,6 +86,7 @@ class TarveAPI(FastAPI):
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Migrate the database, load the model, poll if asked; dispose of it all at the end."""
     settings: Settings = app.state.settings
     database: Database = app.state.database
     holder: ModelHolder = app.state.holder

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from service.auth import Principal
 from service.db import AuditLogEntry, Database, utc_now
 
-
 MSG_ON_EVENT_LOOP = (
     "an audit-log write blocks on the database: call it from a worker thread "
     "(a plain def route, or run_in_threadpool), never on the event loop"
@@ -44,7 +43,7 @@ class AuditRecord:
     sources_used: Sequence[str] = field(default_factory=tuple)
 
     def row(self, occurred_at: dt.datetime) -> dict[str, object]:
-        """The row's column values, written at ``occurred_at``."""
+        """Return the row's column values, written at ``occurred_at``."""
         return {
             "occurred_at": occurred_at,
             "endpoint": self.endpoint,
@@ -92,7 +91,7 @@ class AuditTrail:
     model_version: str | None = None
 
     def for_model(self, name: str | None, version: str | None) -> AuditTrail:
-        """The same trail for rows about another model (e.g. the one a reload swapped in)."""
+        """Return this trail for rows about another model (e.g. one a reload swapped in)."""
         return replace(self, model_name=name, model_version=version)
 
     def entry(
@@ -104,7 +103,7 @@ class AuditTrail:
         sources_used: Sequence[str] = (),
         about_model: bool = True,
     ) -> AuditRecord:
-        """One row: the shared part and what is specific to it.
+        """Build one row: the shared part and what is specific to it.
 
         Parameters
         ----------

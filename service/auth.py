@@ -43,17 +43,21 @@ MSG_NAME_TAKEN = "a key named {name!r} exists already"
 
 
 class Role(StrEnum):
+    """What a key may do: read client data, read the audit, or administer."""
+
     CASEWORKER = "caseworker"
     AUDITOR = "auditor"
     ADMIN = "admin"
 
 
 class KeyNameTaken(ProblemError):
+    """A key with this name exists already (409)."""
+
     slug = "key-exists"
 
 
 class InvalidKeyName(ValueError):
-    pass
+    """A key name breaks :data:`KEY_NAME_PATTERN` or looks like an identity code."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class Principal:
 
 @dataclass(frozen=True)
 class KeyInfo:
+    """A key as listings show it: never the key itself."""
+
     name: str
     role: Role
     prefix: str
@@ -74,11 +80,12 @@ class KeyInfo:
 
 
 def hash_key(token: str) -> str:
-    """The stored form of a key: hex SHA-256."""
+    """Return the stored form of a key: its hex SHA-256."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def new_token(role: Role) -> str:
+    """Return a new random key for ``role``: ``tarve_<role>_<43 characters>``."""
     return f"tarve_{role.value}_{secrets.token_urlsafe(32)}"
 
 
@@ -88,6 +95,7 @@ def key_prefix(token: str, role: Role) -> str:
 
 
 def check_key_name(name: str) -> None:
+    """Raise :class:`InvalidKeyName` unless ``name`` may name a key."""
     if not KEY_NAME_PATTERN.match(name):
         raise InvalidKeyName(MSG_BAD_NAME)
     if looks_like_identity_code(name):
@@ -123,6 +131,7 @@ def create_key(database: Database, *, name: str, role: Role | str) -> tuple[KeyI
 
 
 def list_keys(database: Database) -> list[KeyInfo]:
+    """Return every key (revoked ones too), oldest first."""
     with database.session() as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all()
         return [_info(row) for row in rows]
@@ -167,6 +176,7 @@ class KeyAuthenticator:
         return True, entry[1]
 
     def authenticate(self, token: str) -> Principal | None:
+        """Return the caller a token belongs to (None: unknown or revoked); a query."""
         digest = hash_key(token)
         with self.database.session() as session:
             row = session.scalars(
@@ -181,6 +191,7 @@ class KeyAuthenticator:
         return principal
 
     def forget_all(self) -> None:
+        """Forget every remembered answer (after a revocation)."""
         with self._lock:
             self._cache.clear()
 
@@ -196,7 +207,7 @@ async def authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Principal:
-    """The dependency that finds the caller by key (401 without a valid key).
+    """Find the caller by key: the dependency behind every role check (401 without one).
 
     Resolved once per request, however many dependencies need the caller; the key
     lookup (a database query) runs in the thread pool.
@@ -215,7 +226,7 @@ async def authenticate(
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    """A dependency that authenticates the caller and checks the role (401/403).
+    """Make a dependency that authenticates the caller and checks the role (401/403).
 
     Parameters
     ----------

@@ -34,6 +34,7 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utc_now() -> dt.datetime:
+    """Return the time now, in UTC."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -44,6 +45,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        """Convert to UTC (naive on SQLite, which keeps no offset)."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -52,6 +54,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Return the stored time as an aware UTC datetime."""
         if value is None:
             return None
         result: dt.datetime = value
@@ -61,7 +64,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    """The service's tables."""
 
 
 class ApiKey(Base):
@@ -123,7 +126,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and their directory is created."""
+    """Make an engine for ``url``; SQLite files get WAL mode and their directory."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -144,7 +147,7 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
+        """Open a session in a transaction: committed on success, rolled back on error."""
         with self._sessions.begin() as session:
             yield session
 
@@ -154,14 +157,16 @@ class Database:
             connection.execute(text("SELECT 1"))
 
     def upgrade(self) -> None:
+        """Run the migrations to head."""
         upgrade_database(self.engine)
 
     def dispose(self) -> None:
+        """Close the engine's connections."""
         self.engine.dispose()
 
 
 def alembic_config() -> Any:
-    """An Alembic config for the service's migrations (no ini file needed)."""
+    """Return an Alembic config for the service's migrations (no ini file needed)."""
     from alembic.config import Config
 
     config = Config()

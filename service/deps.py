@@ -22,25 +22,25 @@ from service.settings import Language, Settings
 
 
 async def get_app_settings(request: Request) -> Settings:
-    """The app's settings."""
+    """Return the app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
 async def get_database(request: Request) -> Database:
-    """The app's database (API keys, audit log, feedback)."""
+    """Return the app's database (API keys, audit log, feedback)."""
     database: Database = request.app.state.database
     return database
 
 
 async def get_holder(request: Request) -> ModelHolder:
-    """The holder of the served model."""
+    """Return the holder of the served model."""
     holder: ModelHolder = request.app.state.holder
     return holder
 
 
 async def get_current_model(request: Request) -> LoadedModel | None:
-    """The model for this whole request, or None: read once, a reload does not change it."""
+    """Return the model for this whole request, or None (read once: a reload leaves it)."""
     holder: ModelHolder = request.app.state.holder
     return holder.current
 
@@ -48,7 +48,7 @@ async def get_current_model(request: Request) -> LoadedModel | None:
 async def get_served_model(
     request: Request, current: Annotated[LoadedModel | None, Depends(get_current_model)]
 ) -> LoadedModel:
-    """The model for this whole request (503 when none): a reload does not change it."""
+    """Return the model for this whole request (503 when none): a reload leaves it."""
     if current is None:
         holder: ModelHolder = request.app.state.holder
         raise ModelUnavailable(holder.unavailable_reason())
@@ -56,13 +56,13 @@ async def get_served_model(
 
 
 async def get_metrics(request: Request) -> ServiceMetrics:
-    """The app's Prometheus metrics."""
+    """Return the app's Prometheus metrics."""
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
 
 
 async def get_request_id(request: Request) -> str:
-    """The request's id (set by the request-context middleware)."""
+    """Return the request's id (set by the request-context middleware)."""
     return str(request.state.request_id)
 
 
@@ -72,7 +72,7 @@ async def get_audit_trail(
     database: Annotated[Database, Depends(get_database)],
     request_id: Annotated[str, Depends(get_request_id)],
 ) -> AuditTrail:
-    """The request's audit trail: the caller, the request id and the model, filled in.
+    """Return the request's audit trail: caller, request id and model filled in.
 
     The caller and the model are the very ones the route sees (FastAPI resolves each
     dependency once per request), so a row names the model that actually answered.
@@ -87,12 +87,12 @@ async def get_audit_trail(
 
 
 async def get_body(request: Request) -> bytes:
-    """The raw body (already buffered and screened by the request guard)."""
+    """Return the raw body (already buffered and screened by the request guard)."""
     return await request.body()
 
 
 def weighted_values(header: str | None) -> list[tuple[str, float]]:
-    """The values of an Accept-style header with their q-values, in header order.
+    """Return the values of an Accept-style header with their q-values, in header order.
 
     Values are lower-cased; a missing q is 1, a malformed one 0 (not acceptable).
     """
@@ -113,7 +113,10 @@ def weighted_values(header: str | None) -> list[tuple[str, float]]:
 
 
 def preferred_language(accept_language: str | None, default: Language) -> Language:
-    """The first served language in an Accept-Language header, by q-value; else ``default``."""
+    """Return the first served language in an Accept-Language header, else ``default``.
+
+    Languages are ranked by q-value, then by their order in the header.
+    """
     ranked = sorted(
         (-quality, position, tag.split("-")[0])
         for position, (tag, quality) in enumerate(weighted_values(accept_language))
@@ -128,7 +131,7 @@ async def get_header_language(
     request: Request,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Language:
-    """The language the Accept-Language header prefers, else the default setting."""
+    """Return the language the Accept-Language header prefers, else the default setting."""
     settings: Settings = request.app.state.settings
     return preferred_language(accept_language, settings.default_lang)
 

@@ -67,11 +67,13 @@ class ServiceMetrics:
         ProcessCollector(registry=self.registry)
 
     def set_model(self, name: str, version: str, alias: str) -> None:
+        """Record which model is served now."""
         self.model_info.clear()
         self.model_info.labels(name=name, version=version, alias=alias).set(1)
         self.model_loaded.set(1)
 
     def count_predictions(self, counts: Iterable[tuple[str, bool, int]]) -> None:
+        """Count suggestions by (service, recommended?, how many)."""
         for service, recommended, count in counts:
             if count:
                 self.predictions.labels(
@@ -101,6 +103,7 @@ class RequestContextMiddleware:
         self.server_timing = server_timing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call: set the request id, time it, count it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

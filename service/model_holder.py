@@ -53,6 +53,8 @@ class ModelSource:
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A served model with its request models, where it came from and when it was loaded."""
+
     model: ServiceNeedModel
     requests: RequestModels
     source: ModelSource
@@ -61,18 +63,22 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
+        """The registered model's name."""
         return self.model.name
 
     @property
     def version(self) -> str:
+        """The version served (the registry's, else the model's, else its identity)."""
         return self.source.version or self.model.version or self.source.identity[:12]
 
     @property
     def alias(self) -> str | None:
+        """The alias it was loaded through, if any."""
         return self.source.alias
 
     @property
     def fairness_audit_path(self) -> Path:
+        """Where training put the model's fairness audit."""
         return self.directory / FAIRNESS_AUDIT_FILE
 
     @cached_property
@@ -134,6 +140,8 @@ def load_version(source: ModelSource, *, batch_limit: int) -> LoadedModel:
 
 @dataclass(frozen=True)
 class ReloadOutcome:
+    """What a reload did: whether the served version changed, from which to which."""
+
     changed: bool
     previous_version: str | None
     version: str
@@ -170,16 +178,18 @@ class ModelHolder:
 
     @property
     def current(self) -> LoadedModel | None:
+        """The served model, or None when none is loaded."""
         return self._current
 
     def get(self) -> LoadedModel:
-        """The model to use for one whole request; 503 when there is none."""
+        """Return the model to use for one whole request; 503 when there is none."""
         current = self._current
         if current is None:
             raise ModelUnavailable(self.unavailable_reason())
         return current
 
     def unavailable_reason(self) -> str:
+        """Return why no model is served (the last load error, if any)."""
         return self.last_error or MSG_NO_MODEL
 
     def reload(self, *, force: bool = True) -> ReloadOutcome:
@@ -240,6 +250,7 @@ class ModelHolder:
         self._poller.start()
 
     def stop_polling(self) -> None:
+        """Stop the polling thread, if one runs."""
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=10)

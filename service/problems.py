@@ -43,6 +43,8 @@ MSG_UNUSED_FIELD = (
 
 @dataclass(frozen=True)
 class ProblemType:
+    """One kind of problem: its slug, HTTP status, title and what it means."""
+
     slug: str
     status: int
     title: str
@@ -50,6 +52,7 @@ class ProblemType:
 
     @property
     def uri(self) -> str:
+        """The problem type's ``type`` URI (a path that documents it)."""
         return PROBLEM_PATH + self.slug
 
 
@@ -168,10 +171,13 @@ class ProblemError(Exception):
 
     @property
     def problem_type(self) -> ProblemType:
+        """The problem type this error answers with."""
         return PROBLEM_TYPES[self.slug]
 
 
 class Unauthorized(ProblemError):
+    """401: no API key, or an unknown or revoked one."""
+
     slug = "unauthorized"
 
     def __init__(self, detail: str) -> None:
@@ -179,42 +185,62 @@ class Unauthorized(ProblemError):
 
 
 class Forbidden(ProblemError):
+    """403: the key's role may not call this endpoint."""
+
     slug = "forbidden"
 
 
 class NotFound(ProblemError):
+    """404: no such resource."""
+
     slug = "not-found"
 
 
 class FairnessReportMissing(ProblemError):
+    """404: the served model has no fairness audit."""
+
     slug = "fairness-report-missing"
 
 
 class NotAcceptable(ProblemError):
+    """406: the Accept header takes none of the formats offered."""
+
     slug = "not-acceptable"
 
 
 class ModelRejected(ProblemError):
+    """409: the new model failed to load or its smoke prediction."""
+
     slug = "model-rejected"
 
 
 class ContentTooLarge(ProblemError):
+    """413: the body is over the configured limit."""
+
     slug = "content-too-large"
 
 
 class BatchTooLarge(ProblemError):
+    """413: more clients in one batch than the limit."""
+
     slug = "batch-too-large"
 
 
 class UnsupportedMediaType(ProblemError):
+    """415: the body is not JSON."""
+
     slug = "unsupported-media-type"
 
 
 class ModelUnavailable(ProblemError):
+    """503: no model is being served."""
+
     slug = "model-unavailable"
 
 
 class ServiceUnavailable(ProblemError):
+    """503: a dependency (the database) does not answer."""
+
     slug = "service-unavailable"
 
 
@@ -292,6 +318,7 @@ def pydantic_errors(
 def problem_body(
     problem: ProblemType, *, detail: str | None, request: Request | None, **extra: Any
 ) -> dict[str, Any]:
+    """Return an RFC 9457 problem body (with the request's path and id when given)."""
     body: dict[str, Any] = {
         "type": problem.uri,
         "title": problem.title,
@@ -316,6 +343,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    """Return a problem as an ``application/problem+json`` response."""
     body = problem_body(problem, detail=detail, request=request, **extra)
     if status is not None:
         body["status"] = status

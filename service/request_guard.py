@@ -1,10 +1,10 @@
-"""Refuse a request before anything reads it: size limits and personal identity codes.
+r"""Refuse a request before anything reads it: size limits and personal identity codes.
 
 An ASGI middleware that buffers the body (up to the configured limit; over it: 413),
 scans the path, the query and the body for anything shaped like a Finnish personal
 identity code (``models.extract.identity_code``), and refuses the request with a 422 that names
 where the code was and never what it was. JSON bodies are also decoded when they hold
-``\\u`` escapes, so an escaped code cannot slip through. Nothing of a refused request
+``\u`` escapes, so an escaped code cannot slip through. Nothing of a refused request
 is logged or stored.
 """
 
@@ -100,6 +100,7 @@ class RequestGuardMiddleware:
         self.upload_paths = tuple(upload_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call: refuse it as a problem, or pass it on with its body."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -72,7 +72,7 @@ class _FeedbackBase(_Strict):
 
 
 def request_fields(schema: Schema) -> list[FieldSpec]:
-    """The fields a request may carry: model inputs and eligibility-rule fields."""
+    """Return the fields a request may carry: model inputs and eligibility-rule fields."""
     wanted = {spec.name for spec in schema.input_fields}
     for label in schema.labels:
         if label.eligibility is not None:
@@ -135,7 +135,7 @@ def _field_definition(spec: FieldSpec, schema: Schema) -> tuple[Any, Any]:
 
 
 def example_profile(schema: Schema) -> dict[str, Any]:
-    """A plausible profile inside every range (mid-range numbers, first categories)."""
+    """Return a plausible profile inside every range (mid-range numbers, first categories)."""
     example: dict[str, Any] = {}
     for spec in request_fields(schema):
         if spec.type == "category":
@@ -155,7 +155,7 @@ def example_profile(schema: Schema) -> dict[str, Any]:
 
 
 def example_request(schema: Schema, *, client_ref: str) -> dict[str, Any]:
-    """A single-recommendation body: every consent given, :func:`example_profile`."""
+    """Return a single-recommendation body: every consent given, :func:`example_profile`."""
     return {
         "client_ref": client_ref,
         "consents": list(schema.consent_sources),

@@ -26,6 +26,7 @@ MSG_EMPTY = "a JSON body is needed"
 
 
 def is_json(content_type: str | None) -> bool:
+    """Tell whether a Content-Type names JSON (``application/json`` or ``*+json``)."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
 

@@ -1,4 +1,10 @@
-"""Response models (static: they do not depend on the served model's schema)."""
+"""Response models (static: they do not depend on the served model's schema).
+
+A model's class docstring would become its description in the OpenAPI document, so
+these models are documented by their fields' descriptions instead.
+"""
+
+# ruff: noqa: D101
 
 from __future__ import annotations
 
@@ -49,7 +55,7 @@ class ModelRef(BaseModel):
 
     @classmethod
     def of(cls, served: LoadedModel) -> ModelRef:
-        """The reference to a served model."""
+        """Return the reference to a served model."""
         return cls(name=served.name, version=served.version, alias=served.alias)
 
 

@@ -85,5 +85,5 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings from the environment, read once per process."""
+    """Return the settings from the environment, read once per process."""
     return Settings()

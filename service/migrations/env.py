@@ -14,6 +14,7 @@ target_metadata = Base.metadata
 
 
 def run_migrations() -> None:
+    """Run the migrations on the connection handed in (else on the configured URL)."""
     connection = context.config.attributes.get("connection")
     if connection is not None:
         context.configure(connection=connection, target_metadata=target_metadata)

@@ -1,4 +1,9 @@
-"""The API's routers, one module per area; :data:`ROUTERS` in the order they are mounted."""
+"""The API's routers, one module per area; :data:`ROUTERS` in the order they are mounted.
+
+A route handler's docstring is its operation's description in the OpenAPI document;
+handlers that have none are described by their ``summary`` (and say ``noqa: D103``),
+so that documenting the code does not change the API's document.
+"""
 
 from __future__ import annotations
 

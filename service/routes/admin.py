@@ -52,7 +52,8 @@ def reload_model(
     metrics: MetricsDep,
 ) -> ReloadResponse:
     """Requests in flight finish on the old model. If the new one fails to load or fails
-    its smoke prediction, the old one keeps serving and the answer is 409 with the reason."""
+    its smoke prediction, the old one keeps serving and the answer is 409 with the reason.
+    """  # noqa: D205, D401
     del caller
     try:
         outcome = holder.reload()
@@ -71,7 +72,7 @@ def reload_model(
 
 
 @router.get("/keys", response_model=list[KeyOut], summary="List API keys (never the keys)")
-def get_keys(caller: AdminDep, database: DatabaseDep) -> list[KeyOut]:
+def get_keys(caller: AdminDep, database: DatabaseDep) -> list[KeyOut]:  # noqa: D103
     del caller
     return [_key_out(info) for info in list_keys(database)]
 
@@ -83,7 +84,7 @@ def get_keys(caller: AdminDep, database: DatabaseDep) -> list[KeyOut]:
     summary="Create an API key (shown once)",
     responses=problem_responses(401, 403, 409, 422),
 )
-def post_key(
+def post_key(  # noqa: D103
     body: KeyCreate, caller: AdminDep, database: DatabaseDep, audit: AuditDep
 ) -> KeyCreated:
     del caller
@@ -101,7 +102,7 @@ def post_key(
     summary="Revoke an API key",
     responses=problem_responses(401, 403, 404),
 )
-def delete_key(
+def delete_key(  # noqa: D103
     name: Annotated[str, Path(max_length=100)],
     caller: AdminDep,
     database: DatabaseDep,

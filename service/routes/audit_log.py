@@ -31,7 +31,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     summary="Read the audit log, newest first",
     responses=problem_responses(401, 403, 422),
 )
-def read_audit_log(
+def read_audit_log(  # noqa: D103
     caller: AuditorDep,
     database: DatabaseDep,
     audit: AuditDep,

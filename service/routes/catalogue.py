@@ -24,6 +24,7 @@ HEADLINE_METRIC_KEYS = ("metrics", "headline_metrics", "evaluation")
 
 
 def names(text: Translations) -> Names:
+    """Return a text's translations as the response's ``Names``."""
     return Names(fi=text.fi, sv=text.sv, en=text.en)
 
 
@@ -33,7 +34,7 @@ def names(text: Translations) -> Names:
     summary="The service catalogue in fi/sv/en with eligibility rules",
     responses=problem_responses(401, 403, 503),
 )
-async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesResponse:
+async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesResponse:  # noqa: D103
     del caller
     schema = served.model.schema
     services = []
@@ -63,7 +64,7 @@ async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesR
     summary="The served model: name, version, alias, training date, metrics, schema",
     responses=problem_responses(401, 403, 503),
 )
-async def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:
+async def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:  # noqa: D103
     del caller
     model = served.model
     metadata = model.metadata
@@ -88,6 +89,6 @@ async def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelRes
         ],
         request_fields=list(served.requests.field_names),
         schema_fingerprint=model.schema.fingerprint(),
-        schema=model.schema.to_dict(),
+        model_schema=model.schema.to_dict(),
         metadata={key: value for key, value in metadata.items() if key not in HEADLINE_METRIC_KEYS},
     )

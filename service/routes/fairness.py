@@ -49,7 +49,7 @@ def _report_responses(*problem_statuses: int) -> dict[int | str, dict[str, Any]]
 
 
 def _wants_html(accept: str | None) -> bool:
-    """True when the Accept header ranks text/html above JSON; 406 when it takes neither."""
+    """Tell whether the Accept header ranks text/html above JSON; 406 if it takes neither."""
     if not accept:
         return False
     ranked = dict(weighted_values(accept))
@@ -76,7 +76,7 @@ def _render(report: AuditReport, wants_html: bool) -> Response:
     summary="The served model's fairness audit (JSON, or HTML by Accept)",
     responses=_report_responses(401, 403, 404, 406, 503),
 )
-def fairness_report(
+def fairness_report(  # noqa: D103
     caller: AuditorDep,
     served: ServedModelDep,
     audit: AuditDep,
@@ -98,7 +98,7 @@ def fairness_report(
     summary="Audit an uploaded predictions file (CSV or Parquet) of any system",
     responses=_report_responses(401, 403, 406, 413, 422),
 )
-def audit_upload(
+def audit_upload(  # noqa: D103
     caller: AuditorDep,
     settings: SettingsDep,
     audit: AuditDep,

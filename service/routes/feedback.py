@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     openapi_extra=json_request_body("FeedbackRequest"),
     responses=problem_responses(401, 403, 415, 422, 503),
 )
-def create_feedback(
+def create_feedback(  # noqa: D103
     body: BodyDep,
     caller: CaseworkerDep,
     served: ServedModelDep,

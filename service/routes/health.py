@@ -18,7 +18,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")
-async def healthz() -> Health:
+async def healthz() -> Health:  # noqa: D103
     return Health(status="ok")
 
 
@@ -28,7 +28,7 @@ async def healthz() -> Health:
     summary="A model is loaded and the database answers",
     responses=problem_responses(503),
 )
-async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> Response:
+async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> Response:  # noqa: D103
     reasons: list[str] = []
     served = holder.current
     if served is None:
@@ -53,12 +53,12 @@ async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> 
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(metrics: MetricsDep) -> Response:
+async def metrics(metrics: MetricsDep) -> Response:  # noqa: D103
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/problems/{slug}", summary="What a problem type means", include_in_schema=True)
-async def problem_type(slug: str) -> JSONResponse:
+async def problem_type(slug: str) -> JSONResponse:  # noqa: D103
     problem = PROBLEM_TYPES.get(slug)
     if problem is None:
         return problem_response(PROBLEM_TYPES["not-found"], detail="no such problem type")

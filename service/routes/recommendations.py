@@ -49,7 +49,7 @@ ContentTypeHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 
 def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
-    """A suggestion as :class:`SuggestionOut` describes it (built as a dict: the hot path)."""
+    """Return a suggestion as :class:`SuggestionOut` describes it (a dict: the hot path)."""
     return {
         "service": suggestion.service,
         "name": suggestion.name,

@@ -31,7 +31,7 @@ POSTGRES_ENV = "TARVE_TEST_POSTGRES_URL"
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture model, version ``fixture-1``."""
+    """Save the fixture model, version ``fixture-1``."""
     return save_fixture_model(tmp_path_factory.mktemp("model") / "v1", seed=0, version="fixture-1")
 
 
@@ -48,9 +48,9 @@ def fixture_model(model_dir: Path) -> ServiceNeedModel:
     return ServiceNeedModel.load(model_dir)
 
 
-@pytest.fixture()
+@pytest.fixture
 def profile(fixture_model: ServiceNeedModel) -> dict[str, Any]:
-    """A valid profile with every field present."""
+    """Return a valid profile with every field present."""
     return random_profile(fixture_model.schema, np.random.default_rng(42), missing_rate=0.0)
 
 
@@ -61,7 +61,7 @@ def _postgres_url(base: str, schema: str) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: SQLite, and PostgreSQL when its URL is set."""
+    """Give a fresh, empty database: SQLite, and PostgreSQL when its URL is set."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'service.db'}"
         return
@@ -80,7 +80,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
-@pytest.fixture()
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'service.db'}"
 
@@ -115,9 +115,9 @@ def make_settings(model_uri: str | Path, database_url: str, **overrides: Any) ->
     return Settings(**values)
 
 
-@pytest.fixture()
+@pytest.fixture
 def start_api() -> Iterator[Callable[..., Api]]:
-    """A factory: start an app with these settings, keys for every role."""
+    """Give a factory: start an app with these settings, keys for every role."""
     started: list[TestClient] = []
 
     def start(settings: Settings, *, raise_server_exceptions: bool = True) -> Api:
@@ -136,13 +136,13 @@ def start_api() -> Iterator[Callable[..., Api]]:
         client.__exit__(None, None, None)
 
 
-@pytest.fixture()
+@pytest.fixture
 def api(start_api: Callable[..., Api], model_dir: Path, sqlite_url: str) -> Api:
-    """The app on SQLite with the fixture model."""
+    """Start the app on SQLite with the fixture model."""
     return start_api(make_settings(model_dir, sqlite_url))
 
 
-@pytest.fixture()
+@pytest.fixture
 def api_any_db(start_api: Callable[..., Api], model_dir: Path, database_url: str) -> Api:
-    """The app with the fixture model, on SQLite and (when configured) PostgreSQL."""
+    """Start the app with the fixture model, on SQLite and (when configured) PostgreSQL."""
     return start_api(make_settings(model_dir, database_url))

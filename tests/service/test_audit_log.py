@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import re
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from service.audit_log import MSG_ON_EVENT_LOOP, AuditTrail
+from service.auth import Principal, Role
 from service.db import AuditLogEntry, Feedback
 from tests.service.conftest import Api
 
@@ -166,3 +171,43 @@ def test_feedback_is_validated_against_the_model(api: Api) -> None:
     assert both.status_code == 422
     assert "pay_subsidy" in both.json()["errors"][0]["detail"]
     assert _rows(api) == []
+
+
+def test_governance_rows_name_the_caller_and_only_the_model_they_concern(api: Api) -> None:
+    created = api.post("/v1/admin/keys", role="admin", json={"name": "ura", "role": "auditor"})
+    assert created.status_code == 201
+    assert api.client.delete("/v1/admin/keys/ura", headers=api.headers("admin")).status_code == 204
+    reload = api.post("/v1/admin/reload", role="admin")
+    assert reload.status_code == 200
+    api.get("/v1/audit-log", role="auditor")
+
+    rows = [
+        (row.endpoint, row.key_name, row.role, row.model_name, row.model_version, row.request_id)
+        for row in _rows(api)
+    ]
+    request_ids = [created.headers["x-request-id"], reload.headers["x-request-id"]]
+    assert rows[0] == ("admin.keys.create", "test-admin", "admin", None, None, request_ids[0])
+    assert rows[1][:5] == ("admin.keys.revoke", "test-admin", "admin", None, None)
+    assert rows[2] == (
+        "admin.reload",
+        "test-admin",
+        "admin",
+        "tarve-service-need",
+        "fixture-1",
+        request_ids[1],
+    )
+    assert rows[3][:5] == ("audit-log.read", "test-auditor", "auditor", None, None)
+
+
+def test_an_audit_write_on_the_event_loop_is_refused(api: Api) -> None:
+    principal = Principal("test-caseworker", Role.CASEWORKER)
+    trail = AuditTrail(api.app.state.database, principal=principal, request_id="r-1")
+
+    async def write_on_the_loop() -> None:
+        trail.record("recommendations", client_ref="c")
+
+    with pytest.raises(RuntimeError, match=re.escape(MSG_ON_EVENT_LOOP)):
+        asyncio.run(write_on_the_loop())
+    assert _rows(api) == []
+    trail.record("recommendations", client_ref="c")
+    assert [row.client_ref for row in _rows(api)] == ["c"]

@@ -68,7 +68,8 @@ def test_keys_are_stored_only_as_sha256(api_any_db: Api) -> None:
         assert row.role == role
         assert token not in (row.prefix, row.name, row.key_hash)
         assert row.prefix == token[: len(f"tarve_{role}_") + 6] + "…"
-        assert token.startswith(f"tarve_{role}_") and len(token) > 40
+        assert token.startswith(f"tarve_{role}_")
+        assert len(token) > 40
 
 
 def test_revoked_key_is_refused(api_any_db: Api) -> None:

@@ -21,7 +21,7 @@ def _run(argv: list[str]) -> int:
     return int(args.handler(args))
 
 
-@pytest.fixture()
+@pytest.fixture
 def database_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TARVE_DATABASE_URL", database_url)
     return database_url
@@ -46,7 +46,9 @@ def test_keys_lifecycle(database_env: str, capsys: pytest.CaptureFixture[str]) -
     assert "exists already" in capsys.readouterr().err
     assert _run(["keys", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "ura-prod" in listing and "caseworker" in listing and token not in listing
+    assert "ura-prod" in listing
+    assert "caseworker" in listing
+    assert token not in listing
     assert _run(["keys", "revoke", "--name", "ura-prod"]) == 0
     assert _run(["keys", "revoke", "--name", "ura-prod"]) == 1
 
@@ -65,5 +67,6 @@ def test_serve_builds_the_app_with_the_given_model(
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     assert _run(["serve", "--model", str(model_dir), "--port", "8123"]) == 0
-    assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
+    assert calls["host"] == "127.0.0.1"
+    assert calls["port"] == 8123
     assert calls["app"].state.settings.model_uri == str(model_dir)

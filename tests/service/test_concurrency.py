@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -46,7 +45,8 @@ def serving(app: Any) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 30
         while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            assert thread.is_alive(), "the server stopped while starting"
+            assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -17,13 +17,13 @@ from tests.support.tree_shapley import shapley_values
 CONSENTS = ["kykyviisari", "health", "language_test"]
 
 
-@pytest.fixture()
+@pytest.fixture
 def explaining_api(start_api: Callable[..., Api], model_dir: Path, sqlite_url: str) -> Api:
     """Reasons for every field (top_reasons=100), so all contributions are visible."""
     return start_api(make_settings(model_dir, sqlite_url, top_reasons=100))
 
 
-@pytest.fixture()
+@pytest.fixture
 def profiles(fixture_model: ServiceNeedModel) -> list[dict[str, Any]]:
     rng = np.random.default_rng(11)
     return [random_profile(fixture_model.schema, rng, missing_rate=0.3) for _ in range(4)]

@@ -30,11 +30,11 @@ def _predictions(rows: int = 400) -> pd.DataFrame:
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def audited_api(
     start_api: Callable[..., Api], tmp_path: Path, model_dir: Path, sqlite_url: str
 ) -> Api:
-    """The fixture model with a fairness_audit.json next to it, as training writes it."""
+    """Start the API on the fixture model with a fairness_audit.json, as training writes it."""
     live = tmp_path / "audited"
     shutil.copytree(model_dir, live)
     csv = tmp_path / "predictions.csv"

@@ -18,7 +18,7 @@ from tests.service.conftest import Api, make_settings
 MODEL_NAME = "tarve-service-need"
 
 
-@pytest.fixture()
+@pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     mlflow = pytest.importorskip("mlflow")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -69,9 +69,9 @@ def test_operations_reference_the_generated_schemas(api: Api) -> None:
     assert api.client.get("/docs").status_code == 200
 
 
-@pytest.fixture()
+@pytest.fixture
 def narrower_model_dir(tmp_path: Path) -> Path:
-    """A model whose schema says age is at most 65 and drops the driving-licence field."""
+    """Save a model whose schema says age is at most 65 and drops the driving-licence field."""
     raw = load_schema().model_dump(mode="json", exclude_none=True)
     for spec in raw["fields"]:
         if spec["name"] == "age":

@@ -19,9 +19,9 @@ from service.problems import ModelRejected, ModelUnavailable
 from tests.service.conftest import Api, make_settings
 
 
-@pytest.fixture()
+@pytest.fixture
 def live_dir(tmp_path: Path, model_dir: Path) -> Path:
-    """A model directory the test may overwrite (starts as fixture-1)."""
+    """Copy the fixture model to a directory the test may overwrite (fixture-1)."""
     target = tmp_path / "live"
     shutil.copytree(model_dir, target)
     return target
@@ -153,14 +153,16 @@ def test_holder_swaps_references_atomically(
     after = holder.get()
     assert outcome.changed
     assert before is not after
-    assert before.version == "fixture-1" and after.version == "fixture-2"
+    assert before.version == "fixture-1"
+    assert after.version == "fixture-2"
     assert before.model.predict_matrix(before.model.encode_records([profile])).shape == (1, 12)
     assert not holder.reload(force=False).changed
     _break_booster(live_dir)
     with pytest.raises(ModelRejected):
         holder.reload()
     assert holder.get() is after
-    assert holder.last_error is not None and "rejected" in holder.last_error
+    assert holder.last_error is not None
+    assert "rejected" in holder.last_error
 
 
 def test_polling_picks_up_a_new_version(

@@ -46,7 +46,8 @@ def test_every_bad_field_is_listed_as_problem_json(api: Api, profile: dict[str, 
     problem = response.json()
     assert problem["type"] == "/problems/validation-error"
     assert problem["status"] == 422
-    assert problem["title"] and problem["detail"]
+    assert problem["title"]
+    assert problem["detail"]
     assert problem["request_id"] == response.headers["x-request-id"]
     by_pointer = {error["pointer"]: error for error in problem["errors"]}
     assert set(by_pointer) == {
@@ -113,7 +114,8 @@ def test_identity_code_anywhere_is_refused_without_echo(
     assert response.status_code == 422, where
     problem = response.json()
     assert problem["type"] == "/problems/identity-code"
-    assert problem["errors"] and all(e["code"] == "identity_code" for e in problem["errors"])
+    assert problem["errors"]
+    assert all(e["code"] == "identity_code" for e in problem["errors"])
     for code in (IDENTITY_CODE, IDENTITY_CODE_2000S, IDENTITY_CODE.lower()):
         assert code not in response.text
         assert code not in caplog.text
