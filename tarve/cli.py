@@ -8,6 +8,12 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``tarve`` parser: every package's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     from fairness import cli as fairness_cli
     from service import cli as service_cli
     from tarve import demo
@@ -24,6 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tarve`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (``sys.argv[1:]`` when None).
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     result = args.handler(args)

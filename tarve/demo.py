@@ -70,7 +70,7 @@ def _step(title: str) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Handler of ``tarve demo``."""
+    """Run ``tarve demo``."""
     from tarve.cli import main
 
     data = tarve_home() / "demo" / "register.parquet"

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``tarve train``."""
+    """Run ``tarve train``."""
     from models.extract.validation import ExtractReadError, ExtractValidationError
     from models.schema import SchemaError, load_schema
     from training.config import load_config
@@ -113,7 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    """Handler of ``tarve promote``."""
+    """Run ``tarve promote``."""
     from training.promote import PromotionRefused, promote
 
     try:
@@ -147,7 +147,7 @@ def run_promote(args: argparse.Namespace) -> int:
 
 
 def run_models_list(args: argparse.Namespace) -> int:
-    """Handler of ``tarve models list``."""
+    """Run ``tarve models list``."""
     from models import registry
     from training.tracking import TAG_FAIRNESS_VERDICT
 

@@ -57,7 +57,7 @@ class BoosterConfig(_Section):
     seed: int = 7
 
     def lightgbm_params(self) -> dict[str, Any]:
-        """The parameter dict for ``lightgbm.train`` (objective, metric and these keys)."""
+        """Return the parameter dict for ``lightgbm.train`` (objective, metric and these keys)."""
         params: dict[str, Any] = {
             "objective": "binary",
             "metric": "binary_logloss",
@@ -177,7 +177,7 @@ class TrainConfig(_Section):
         return self
 
     def updated(self, changes: dict[str, Any]) -> TrainConfig:
-        """A copy with nested ``{"section": {"key": value}}`` changes applied and checked."""
+        """Return a copy with nested ``{"section": {"key": value}}`` changes applied and checked."""
         merged = _deep_merge(self.model_dump(), changes)
         return TrainConfig.model_validate(merged)
 

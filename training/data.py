@@ -19,7 +19,7 @@ from models.schema import Schema
 def load_training_frame(
     data: str | Path | pd.DataFrame, *, schema: Schema
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The canonical, validated training frame and its data profile.
+    """Read and validate the training frame; return it with its data profile.
 
     Parameters
     ----------

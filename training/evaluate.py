@@ -100,7 +100,7 @@ def _decision_metrics(label: np.ndarray, recommended: np.ndarray) -> dict[str, f
 
 
 def check_targets(evaluation: Mapping[str, Any], *, top_k: int) -> dict[str, Any] | None:
-    """The quality targets against the oracle; None when there is no oracle.
+    """Check the quality targets against the oracle; None when there is no oracle.
 
     Parameters
     ----------

@@ -70,7 +70,7 @@ def shap_summary_plots(
     directory: Path,
     services: Sequence[str] | None = None,
 ) -> list[Path]:
-    """A ``shap.summary_plot`` (beeswarm) per service on the rows of ``matrix``.
+    """Draw a ``shap.summary_plot`` (beeswarm) per service on the rows of ``matrix``.
 
     Parameters
     ----------

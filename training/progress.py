@@ -53,7 +53,7 @@ class ProgressReporter:
 
     @contextmanager
     def services(self, total_rounds: int) -> Iterator[ServiceBars]:
-        """A progress display with one bar per service (boosting rounds done)."""
+        """Show a progress display with one bar per service (boosting rounds done)."""
         if not self.enabled:
             yield ServiceBars(None, total_rounds, self)
             return

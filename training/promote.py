@@ -82,7 +82,7 @@ def current_user() -> str:
 
 
 def logged_model_id(model_version: Any) -> str | None:
-    """The MLflow logged-model id behind a registered version (``m-...``), if any."""
+    """Return the MLflow logged-model id behind a registered version (``m-...``), if any."""
     model_id = getattr(model_version, "model_id", None)
     if model_id:
         return str(model_id)
@@ -93,7 +93,7 @@ def logged_model_id(model_version: Any) -> str | None:
 
 
 def read_version_audit(name: str, version: str) -> tuple[AuditReport | None, Path]:
-    """The stored fairness audit of a registered version (None if it has none)."""
+    """Return the stored fairness audit of a registered version (None if it has none)."""
     directory = registry.resolve_model_uri(registry.models_uri(name, version))
     path = directory / FAIRNESS_JSON
     if not path.is_file():

@@ -57,7 +57,7 @@ def build_report(
     model : dict
         Name, schema name and fingerprint, training time.
     """
-    return json_safe(
+    report: dict[str, Any] = json_safe(
         {
             "format": REPORT_FORMAT,
             "format_version": REPORT_FORMAT_VERSION,
@@ -70,6 +70,7 @@ def build_report(
             "targets": targets,
         }
     )
+    return report
 
 
 def write_report(report: dict[str, Any], directory: str | Path) -> tuple[Path, Path]:
@@ -94,7 +95,7 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    """The evaluation report as Markdown tables."""
+    """Render the evaluation report as Markdown tables."""
     systems: list[str] = report["systems"]
     split = report["split"]
     lines = [

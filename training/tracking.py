@@ -111,7 +111,7 @@ def open_store(config: TrackingConfig) -> None:
 
 
 def next_version(name: str) -> str:
-    """The version number the registry will most likely give the next version of ``name``."""
+    """Return the version number the registry will most likely give the next version of ``name``."""
     return registry.next_version(name)
 
 
@@ -139,7 +139,7 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
 
 
 def model_signature(schema: Schema, services: list[str]) -> Any:
-    """An MLflow signature from the schema: one column per model input, one output per service.
+    """Build an MLflow signature: one column per model input, one output per service.
 
     Nullable fields are optional columns. Integers are ``double`` (missing is NaN).
     """

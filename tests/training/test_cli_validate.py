@@ -101,7 +101,8 @@ def test_json_output(broken_csv: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_json_output_when_valid(clean_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--data", str(clean_csv), "--json"]) == EXIT_VALID
     document = json.loads(capsys.readouterr().out)
-    assert document["ok"] is True and document["problems"] == []
+    assert document["ok"] is True
+    assert document["problems"] == []
     assert document["profile"]["rows"] == 6
     assert document["profile"]["label_prevalence"]["need_pay_subsidy"] == pytest.approx(0.5)
 
@@ -129,7 +130,9 @@ def test_broken_schema_exits_2(
     schema_path = _write_broken_schema(tmp_path)
     assert run(["--data", str(clean_csv), "--schema", str(schema_path)]) == EXIT_INVALID_SCHEMA
     err = capsys.readouterr().err
-    assert str(schema_path) in err and "field 'age'" in err and "greater than max" in err
+    assert str(schema_path) in err
+    assert "field 'age'" in err
+    assert "greater than max" in err
 
 
 def test_broken_schema_json(

@@ -15,8 +15,8 @@ from models.model import ServiceNeedModel
 from tests.support import fast_train_config
 from training.audit import FAIRNESS_JSON
 from training.model_card import MODEL_CARD
-from training.steps import DATA_PROFILE
 from training.report import EVALUATION_JSON, EVALUATION_MARKDOWN
+from training.steps import DATA_PROFILE
 
 
 def test_loaded_artifact_predicts_exactly_what_the_trained_model_predicted(

@@ -154,7 +154,8 @@ def test_values_respect_schema_ranges_categories_and_nullability(
 def test_related_fields_are_coherent(register: pd.DataFrame) -> None:
     foreign = register["foreign_background"].astype(bool)
     years = register["years_in_finland"]
-    assert years[~foreign].isna().all() and years[foreign].notna().all()
+    assert years[~foreign].isna().all()
+    assert years[foreign].notna().all()
     assert (years[foreign] <= register["age"][foreign]).all()
     assert (register["work_experience_years"] <= register["age"] - 15).all()
     no_degree = register["education_level"].isin(["none_or_unknown", "basic"])
@@ -345,7 +346,7 @@ def test_bias_lowers_recorded_need_for_immigrants_only(
 
 
 def _immigrant_selection_ratio(frame: pd.DataFrame, schema: Schema) -> float:
-    """Selection rate of immigrants over others, cross-fitted LightGBM on recorded labels."""
+    """Compute the selection rate of immigrants over others (cross-fitted, recorded labels)."""
     column = schema.label_by_name[HISTORICAL_BIAS.service].column
     matrix, target = _model_matrix(schema, frame), frame[column].to_numpy()
     fold = np.arange(len(frame)) % 2 == 0
@@ -392,7 +393,8 @@ def test_a_schema_with_a_subset_of_fields_and_services_is_followed(schema: Schem
     raw["labels"] = [label for label in raw["labels"] if label["name"] != "startup_grant"]
     smaller = schema_from_dict(raw)
     frame = generate_register(500, seed=3, schema=smaller)
-    assert "driving_licence" not in frame.columns and "plan_goal" not in frame.columns
+    assert "driving_licence" not in frame.columns
+    assert "plan_goal" not in frame.columns
     assert "need_startup_grant" not in frame.columns
     assert "startup_grant" not in set(frame["received_service"])
 
@@ -472,7 +474,8 @@ def test_cli_writes_the_register_and_reports(
     out = tmp_path / "out" / "register.parquet"
     assert _cli(["synth", "--rows", "400", "--seed", "3", "--out", str(out), "--no-bias"]) == 0
     printed = capsys.readouterr().out
-    assert "wrote 400 rows" in printed and "historical bias: off" in printed
+    assert "wrote 400 rows" in printed
+    assert "historical bias: off" in printed
     written = pd.read_parquet(out)
     assert len(written) == 400
     expected = generate_register(400, seed=3, bias=False)

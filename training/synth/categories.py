@@ -83,5 +83,5 @@ CATEGORY_VALUES: dict[str, tuple[str, ...]] = {
 
 
 def code(values: tuple[str, ...], name: str) -> int:
-    """The code of one category value (its index in ``values``)."""
+    """Return the code of one category value (its index in ``values``)."""
     return values.index(name)

@@ -31,7 +31,7 @@ def _score(values: np.ndarray) -> np.ndarray:
 
 
 def draw_consents(draft: Draft) -> None:
-    """The three consent flags."""
+    """Return the three consent flags."""
     rng = draft.rng
     latent = draft.latent
     foreign_language = ~draft.is_in("mother_tongue", "fi", "sv") | (

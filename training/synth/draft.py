@@ -35,11 +35,11 @@ class Draft:
     latent: dict[str, FloatArray] = field(default_factory=dict)
 
     def num(self, name: str) -> FloatArray:
-        """An observed column as float64 (booleans become 0/1)."""
+        """Return an observed column as float64 (booleans become 0/1)."""
         return np.asarray(self.columns[name], dtype=np.float64)
 
     def flag(self, name: str) -> BoolArray:
-        """An observed boolean column (missing counts as false)."""
+        """Return an observed boolean column (missing counts as false)."""
         values = self.columns[name]
         if values.dtype == np.bool_:
             return np.asarray(values, dtype=np.bool_)

@@ -38,7 +38,7 @@ def _arrow_column(values: pd.Series, *, integer: bool, as_date: bool) -> pa.Arra
 
 
 def register_table(frame: pd.DataFrame, *, schema: Schema, dates_as_text: bool) -> pa.Table:
-    """The frame as an Arrow table with the on-disk types described above."""
+    """Return the frame as an Arrow table with the on-disk types described above."""
     types = {spec.name: spec.type for spec in schema.fields}
     arrays = [
         _arrow_column(

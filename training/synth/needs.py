@@ -64,6 +64,7 @@ class NeedInputs:
 
     @classmethod
     def from_draft(cls, draft: Draft) -> NeedInputs:
+        """Read the need model's inputs from a drafted register."""
         level = draft.columns["education_level"]
         age = draft.num("age")
         months = draft.num("unemployment_months")
@@ -102,7 +103,7 @@ def _log_count(draft: Draft, name: str) -> FloatArray:
 
 
 def assessed_traits(draft: Draft) -> dict[str, FloatArray]:
-    """The hidden traits as the record shows them: what a need assessment can go on.
+    """Return the hidden traits as the record shows them: what a need assessment can go on.
 
     Where the client consented, the consent-only source measures the trait (Kykyviisari
     scores, health history, the tested language level); otherwise the trait is assessed
@@ -205,7 +206,7 @@ def job_search_coaching(x: NeedInputs) -> FloatArray:
     """Job-ready but searching ineffectively; peaks 3-18 months into unemployment."""
     duration_bell = np.exp(-((np.log1p(x.unemployment_months) - np.log(8.0)) ** 2))
     few_applications = _f(x.job_applications < 5)
-    return (
+    score: FloatArray = (
         1.6 * _f(x.work_ability >= 6.5)
         + 1.4 * few_applications
         + 0.8 * few_applications * _f(x.motivation > 0)
@@ -215,6 +216,7 @@ def job_search_coaching(x: NeedInputs) -> FloatArray:
         - 1.5 * _f(x.age >= 60)
         - 1.0 * _f(x.studying)
     )
+    return score
 
 
 def career_guidance(x: NeedInputs) -> FloatArray:
@@ -415,7 +417,7 @@ TRUE_PREVALENCE_TARGETS: dict[str, float] = {
 
 
 def true_need(service: str, inputs: NeedInputs, eligible: BoolArray) -> FloatArray:
-    """True need probability of one service for every client (0 when ineligible).
+    """Compute the true need probability of one service per client (0 when ineligible).
 
     Parameters
     ----------
@@ -442,7 +444,7 @@ def record_need(
     *,
     recall_factor: FloatArray | float = 1.0,
 ) -> BoolArray:
-    """The caseworker's recorded label: a noisy draw from the true need.
+    """Draw the caseworker's recorded label: a noisy draw from the true need.
 
     Parameters
     ----------

@@ -87,7 +87,7 @@ def categorical_rows(rng: np.random.Generator, weights: npt.ArrayLike) -> CodeAr
 
 
 def mix_complement(overall: npt.ArrayLike, group: npt.ArrayLike, group_share: float) -> FloatArray:
-    """The distribution of the rest of the population, given the whole and one group.
+    """Return the distribution of the rest of the population, given the whole and one group.
 
     If a group of share ``group_share`` follows ``group`` and the whole population must
     follow ``overall``, everyone else must follow the returned vector.

@@ -121,6 +121,7 @@ class CalibrationResult:
 
     @property
     def within_tolerance(self) -> bool:
+        """Whether the achieved value is within ``tolerance`` of the target."""
         return abs(self.achieved - self.target) <= self.tolerance
 
 
