@@ -39,14 +39,14 @@ Index = tuple[int, int]
 
 
 def number(value: float | None) -> float | None:
-    """A figure as stored in the report: rounded to 5 decimals, ``None`` if not finite."""
+    """Return a figure as stored in the report: rounded to 5 decimals, ``None`` if not finite."""
     if value is None or not np.isfinite(value):
         return None
     return round(float(value), 5)
 
 
 def estimate_at(estimates: Estimates, index: Index) -> Estimate:
-    """The estimate of one (cell, service)."""
+    """Return the estimate of one (cell, service)."""
     return Estimate(
         value=number(estimates.value[index]),
         interval=Interval(low=number(estimates.low[index]), high=number(estimates.high[index])),
@@ -133,7 +133,7 @@ def _flags(arrays: AuditArrays, index: Index, policy: Policy) -> dict[Metric, Fl
 
 
 def build_cell(arrays: AuditArrays, where: CellIndex, column: int, policy: Policy) -> Cell:
-    """The typed cell of one (cell, service)."""
+    """Return the typed cell of one (cell, service)."""
     index = (where.row, column)
     metrics = CellMetrics.model_validate(
         {metric: estimate_at(values, index) for metric, values in arrays.metrics.items()}
@@ -160,7 +160,7 @@ def build_cell(arrays: AuditArrays, where: CellIndex, column: int, policy: Polic
 
 
 def cell_findings(cell: Cell, service: str, reference_need_rate: float | None) -> list[Finding]:
-    """The failing and uncertain flags of a cell, as findings."""
+    """Return the failing and uncertain flags of a cell, as findings."""
     return [
         Finding(
             service=service,

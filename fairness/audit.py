@@ -188,7 +188,7 @@ def _judge(
 
 
 def _summary(arrays: AuditArrays, findings: list[Finding], policy: Policy) -> Summary:
-    """Counts of gating checks by status, and of findings."""
+    """Count the gating checks by status, and the findings."""
     checks = {"pass": 0, "fail": 0, "uncertain": 0, "not_evaluable": 0}
     for metric in policy.gate_metrics:
         values, counts = np.unique(arrays.status[metric][arrays.gating], return_counts=True)
@@ -207,7 +207,7 @@ def _summary(arrays: AuditArrays, findings: list[Finding], policy: Policy) -> Su
 def _allocation(
     inputs: _Inputs, partitions: list[Partition], policy: Policy, *, wanted: bool, top_k: int
 ) -> tuple[Allocation | None, str | None]:
-    """The allocation view, or why it was not computed."""
+    """Return the allocation view, or why it was not computed."""
     if not wanted:
         return None, "not computed: the input does not score every service for each client"
     if len(inputs.services) <= top_k:
@@ -229,7 +229,7 @@ def _allocation(
 def _stamps(
     metadata: Mapping[str, Any] | None, inputs: _Inputs, frames: _Frames
 ) -> tuple[ModelInfo, DataInfo]:
-    """What was audited (the model's stamps) and on which data."""
+    """Describe what was audited (the model's stamps) and on which data."""
     meta = dict(metadata or {})
     fingerprint = meta.pop("data_fingerprint", None) or data_fingerprint(
         frames.labels,
@@ -416,7 +416,7 @@ def audit_model(
 
 # -- any system's predictions file ----------------------------------------------------------
 def _read_predictions(path: str | Path, needed: list[str]) -> pd.DataFrame:
-    """The file through the one extract reader, blank text as missing."""
+    """Return the file through the one extract reader, blank text as missing."""
     name = str(path).lower()
     if not name.endswith(FILE_SUFFIXES):
         raise ValueError(MSG_FILE_FORMAT.format(path=path))

@@ -58,7 +58,7 @@ class Comparison:
 def reference_counts(
     counts: Counts, partitions: list[Partition], offsets: NDArray[np.intp], policy: Policy
 ) -> tuple[Counts, NDArray[np.bool_]]:
-    """Counts of each cell's reference group, and which cells are their own reference.
+    """Count each cell's reference group, and tell which cells are their own reference.
 
     Under ``reference: largest`` the largest cell of each partition is its own
     reference (it is not compared); under the other references no cell is.

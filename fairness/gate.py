@@ -35,7 +35,7 @@ MSG_GATE_LINE = (
 
 
 def format_confidence(confidence: float) -> str:
-    """A confidence level as a percentage with enough digits not to round up to 100 %."""
+    """Return a confidence level as a percentage with enough digits not to round up to 100 %."""
     digits = max(1, math.ceil(-math.log10(max(1.0 - confidence, 1e-12))) - 1)
     return f"{confidence * 100:.{digits}f} %"
 
@@ -47,7 +47,7 @@ def _signed(value: float | None, metric: str) -> str:
 
 
 def allowed_region(metric: str, policy: Policy) -> str:
-    """The policy's allowed region of a flag metric, e.g. ``>= 0.80`` or ``within ±0.05``."""
+    """Return the policy's allowed region of a flag metric, e.g. ``>= 0.80`` or ``within ±0.05``."""
     tolerance = policy.tolerance(metric)
     if metric == "selection_rate_ratio":
         return f">= {tolerance:.2f}"
@@ -59,7 +59,7 @@ def allowed_region(metric: str, policy: Policy) -> str:
 
 
 def _blocking_status(policy: Policy, metric: Metric, flag: Flag) -> str:
-    """The flag's status under ``policy``, judged again from its stored interval."""
+    """Return the flag's status under ``policy``, judged again from its stored interval."""
     low, high = flag.interval.bounds
     return str(
         flag_status(

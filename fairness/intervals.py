@@ -33,7 +33,7 @@ MSG_CONFIDENCE = "confidence must be strictly between 0 and 1, got {confidence!r
 
 
 def z_value(confidence: float, *, tests: int = 1) -> float:
-    """The two-sided normal quantile for ``confidence``, Bonferroni-adjusted for ``tests``.
+    """Return the two-sided normal quantile for ``confidence``, Bonferroni-adjusted for ``tests``.
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ def z_value(confidence: float, *, tests: int = 1) -> float:
 
 
 def simultaneous_confidence(confidence: float, *, tests: int) -> float:
-    """The per-interval confidence level of a Bonferroni family of ``tests`` intervals."""
+    """Return the per-interval confidence level of a Bonferroni family of ``tests`` intervals."""
     return 1.0 - (1.0 - confidence) / max(int(tests), 1)
 
 

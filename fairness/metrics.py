@@ -55,10 +55,12 @@ class Partition:
 
     @property
     def size(self) -> int:
+        """Return the number of cells."""
         return len(self.values)
 
     @property
     def kind(self) -> str:
+        """Return ``population``, ``group`` (one attribute) or ``intersection`` (a pair)."""
         return {0: "population", 1: "group"}.get(len(self.attributes), "intersection")
 
 
@@ -69,7 +71,7 @@ def _encode(column: pd.Series) -> tuple[NDArray[np.intp], list[str]]:
 
 
 def build_partitions(groups: pd.DataFrame, *, intersections: bool = True) -> list[Partition]:
-    """The population, every attribute of ``groups``, and every pair of attributes.
+    """Return the population, every attribute of ``groups``, and every pair of attributes.
 
     Values are compared as strings (missing values become ``"missing"``); only cells
     with at least one row are kept.
@@ -140,7 +142,7 @@ class Counts:
         return self.positives - self.true_positives
 
     def map(self, function: Callable[[Array], Array]) -> Counts:
-        """The same function applied to every quantity (e.g. indexing, broadcasting)."""
+        """Return the same function applied to every quantity (e.g. indexing, broadcasting)."""
         return Counts(**{name: function(value) for name, value in vars(self).items()})
 
     def combine(self, other: Counts, function: Callable[[Array, Array], Array]) -> Counts:
@@ -278,7 +280,7 @@ def group_statistics(
     *,
     bins: int = 10,
 ) -> GroupStatistics:
-    """Sums and AUCs for every cell of every partition and every service.
+    """Sum and rank (AUC) every cell of every partition and every service.
 
     Parameters
     ----------
@@ -311,8 +313,15 @@ def group_statistics(
         weights = dict(
             zip(
                 SUM_NAMES,
-                (valid.astype(np.float64), label, decision, label * decision)
-                + (score, score * score, score * label),
+                (
+                    valid.astype(np.float64),
+                    label,
+                    decision,
+                    label * decision,
+                    score,
+                    score * score,
+                    score * label,
+                ),
                 strict=True,
             )
         )
@@ -362,7 +371,7 @@ def strata_calibration_error(counts: Array, score_sums: Array) -> Array:
 
 
 def expected_calibration_error(label: Array, probability: Array, *, bins: int = 10) -> float:
-    """Expected calibration error of one service over equal-width score bins.
+    """Compute the expected calibration error of one service over equal-width score bins.
 
     The bin-size-weighted mean of ``|mean score - observed rate|``, computed with the same
     binning (:func:`score_bins`) as the per-cell form the audit uses.
@@ -385,7 +394,9 @@ def expected_calibration_error(label: Array, probability: Array, *, bins: int = 
     score = np.asarray(probability, dtype=np.float64)
     stratum = score_bins(score, bins) * 2 + outcome.astype(np.intp)
     counts = np.bincount(stratum, minlength=2 * bins).reshape(bins, 2).astype(np.float64)
-    sums = np.bincount(stratum, weights=score, minlength=2 * bins).reshape(bins, 2)
+    sums = (
+        np.bincount(stratum, weights=score, minlength=2 * bins).reshape(bins, 2).astype(np.float64)
+    )
     return float(strata_calibration_error(counts, sums))
 
 

@@ -106,7 +106,7 @@ class Policy(BaseModel):
         return value
 
     def tolerance(self, metric: str) -> float:
-        """The tolerance of a flag metric (the ratio's minimum for the selection rate)."""
+        """Return the tolerance of a flag metric (the ratio's minimum for the selection rate)."""
         return {
             "selection_rate_ratio": self.selection_rate_ratio_min,
             "tpr_gap": self.tpr_gap_max,

@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fairness.policy import Metric, Policy
 
-FORMAT = "tarve-fairness-audit"
-FORMAT_VERSION = 2
+FORMAT: Literal["tarve-fairness-audit"] = "tarve-fairness-audit"
+FORMAT_VERSION: Literal[2] = 2
 VERDICTS = ("pass", "fail", "uncertain")
 REQUIRED_KEYS = (
     "format_version",
@@ -183,7 +183,7 @@ class ServiceAudit(_Part):
     cells: list[Cell]
 
     def name(self, lang: str) -> str:
-        """The service's name in ``lang`` (its id when the report has no such name)."""
+        """Return the service's name in ``lang`` (its id when the report has no such name)."""
         return self.label.get(lang) or self.label.get("en") or self.service
 
 
@@ -310,7 +310,7 @@ class CheckCounts(_Part):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def get(self, status: str) -> int:
-        """The count of one status (``pass``, ``fail``, ``uncertain``, ``not_evaluable``)."""
+        """Return the count of one status (``pass``, ``fail``, ``uncertain``, ``not_evaluable``)."""
         return int(getattr(self, "passed" if status == "pass" else status))
 
 
@@ -391,7 +391,7 @@ class AuditReport(BaseModel):
         return [block.service for block in self.services]
 
     def service(self, name: str) -> ServiceAudit:
-        """The audit of one service; ``KeyError`` when it was not audited."""
+        """Return the audit of one service; ``KeyError`` when it was not audited."""
         for block in self.services:
             if block.service == name:
                 return block
@@ -412,11 +412,11 @@ class AuditReport(BaseModel):
 
     # -- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data (``model_dump(mode="json")``)."""
+        """Return the report as JSON-ready data (``model_dump(mode="json")``)."""
         return self.model_dump(mode="json", by_alias=True)
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The report as JSON text (``NaN`` never appears: missing figures are null)."""
+        """Return the report as JSON text (``NaN`` never appears: missing figures are null)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     @classmethod
@@ -455,7 +455,7 @@ class AuditReport(BaseModel):
             raise ValueError(MSG_NOT_A_REPORT.format(problem=f"{where}: {first['msg']}")) from exc
 
     def with_model_fields(self, **fields: Any) -> AuditReport:
-        """A copy whose model section also carries ``fields`` (e.g. a run id)."""
+        """Return a copy whose model section also carries ``fields`` (e.g. a run id)."""
         model = ModelInfo.model_validate({**self.model.model_dump(mode="json"), **fields})
         return self.model_copy(update={"model": model})
 

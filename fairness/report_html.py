@@ -80,11 +80,11 @@ class Strings:
     lang: str
 
     def __call__(self, key: str, **values: Any) -> str:
-        """The string ``key`` with ``values`` filled in (plain text, escaped on output)."""
+        """Return the string ``key`` with ``values`` filled in (plain text, escaped on output)."""
         return _all_strings()[key][self.lang].format(**values)
 
     def markup(self, key: str, **values: Any) -> Markup:
-        """A string that carries markup of its own; ``values`` are escaped."""
+        """Return a string that carries markup of its own; ``values`` are escaped."""
         return Markup(_all_strings()[key][self.lang]).format(**values)
 
 
@@ -99,7 +99,7 @@ def _points(value: float | None, *, signed: bool = True) -> str:
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """A figure in its unit: rates in %, gaps and differences in pp, AUC and ratios bare."""
+    """Return a figure in its unit: rates in %, gaps and differences in pp, AUC and ratios bare."""
     if value is None:
         return MISSING
     if metric in UNITLESS_METRICS:
@@ -112,7 +112,7 @@ def format_value(metric: str, value: float | None) -> str:
 
 
 def format_interval(metric: str, interval: Interval | None) -> str:
-    """An interval in the unit of its metric (without the unit, which the value shows)."""
+    """Return an interval in the unit of its metric (without the unit, which the value shows)."""
     if interval is None or interval.low is None or interval.high is None:
         return ""
     low, high = interval.low, interval.high
@@ -126,7 +126,7 @@ def format_interval(metric: str, interval: Interval | None) -> str:
 
 
 def allowed_text(metric: str, policy: Policy, strings: Strings) -> str:
-    """The policy's allowed region of a flag metric, in the metric's unit (pp for gaps)."""
+    """Return the policy's allowed region of a flag metric, in the metric's unit (pp for gaps)."""
     tolerance = policy.tolerance(metric)
     if metric == "selection_rate_ratio":
         return strings("at_least", limit=f"{tolerance:.2f}")
@@ -146,7 +146,7 @@ def _clip(text: str, length: int = 60) -> str:
 
 
 def worst_gating_status(cell: Cell | None) -> str:
-    """The worst status of a cell's gating flags (``suppressed`` when there is no cell)."""
+    """Return the worst status of a cell's gating flags (``suppressed`` when there is no cell)."""
     if cell is None:
         return "suppressed"
     statuses = [flag.status for flag in cell.flags.values() if flag.gating]
@@ -204,7 +204,10 @@ def heat_map(
     left = 12 + max((_text_width(r, 12) for r in row_labels), default=40)
     size = max(10.0, min(22.0, (max_width - left - 20) / max(len(columns), 1)))
     top = 16 + max((_text_width(c) for c in column_labels), default=20) * math.sin(math.pi / 3)
-    labels = [Label(left - 6, top + i * size + size * 0.7, r, "end") for i, r in enumerate(row_labels)]  # fmt: skip
+    labels = [
+        Label(left - 6, top + i * size + size * 0.7, text, "end")
+        for i, text in enumerate(row_labels)
+    ]
     for j, text in enumerate(column_labels):
         x = left + j * size + size / 2
         labels.append(Label(x, top - 6, text, "start", -60))
@@ -212,10 +215,8 @@ def heat_map(
     for i in range(len(rows)):
         for j in range(len(columns)):
             state = status(i, j)
-            squares.append(
-                Square(left + j * size + 1, top + i * size + 1, size - 2, STATUS_COLOURS[state],
-                       title(i, j, state))
-            )  # fmt: skip
+            x, y = left + j * size + 1, top + i * size + 1
+            squares.append(Square(x, y, size - 2, STATUS_COLOURS[state], title(i, j, state)))
     legend_y = top + size * len(rows) + 22
     legend = [
         (12 + k * 125.0, legend_y, STATUS_COLOURS[state], strings(f"status_{state}"))
@@ -345,7 +346,7 @@ def _band(metric: str, policy: Policy, low: float, high: float) -> tuple[float, 
 def forest_chart(
     block: ServiceAudit, metric: Metric, policy: Policy, strings: Strings
 ) -> ForestChart | None:
-    """The forest plot of one flag metric over a service's groups (None: nothing to draw)."""
+    """Return the forest plot of one flag metric over a service's groups (None: nothing to draw)."""
     rows = [
         (cell, cell.flags[metric])
         for cell in block.cells

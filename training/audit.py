@@ -31,7 +31,7 @@ class FairnessOutcome:
     gate_failures: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """The audit's JSON form."""
+        """Return the audit's JSON form."""
         return self.report.to_dict()
 
     def stamp(self, **model_fields: Any) -> None:

@@ -80,9 +80,11 @@ def _chromium(*args: str, profile: Path) -> str:
 
 def _screenshot(page: Path, out: Path, profile: Path) -> Image.Image:
     _chromium(
-        f"--screenshot={out}", f"--window-size={WIDTH},{HEIGHT}", page.resolve().as_uri(),
+        f"--screenshot={out}",
+        f"--window-size={WIDTH},{HEIGHT}",
+        page.resolve().as_uri(),
         profile=profile,
-    )  # fmt: skip
+    )
     return Image.open(out).convert("RGB")
 
 
@@ -153,9 +155,11 @@ def test_nothing_overflows_at_1400_px(tmp_path: Path, lang: str) -> None:
     measured_page = tmp_path / "measured.html"
     measured_page.write_text(page.replace("</body>", MEASURE + "</body>"), "utf-8")
     dom = _chromium(
-        "--dump-dom", f"--window-size={AUDITOR_WIDTH},1000", measured_page.resolve().as_uri(),
+        "--dump-dom",
+        f"--window-size={AUDITOR_WIDTH},1000",
+        measured_page.resolve().as_uri(),
         profile=tmp_path / "profile",
-    )  # fmt: skip
+    )
     found = re.search(r"<pre id=\"measured\">(.*?)</pre>", dom, re.S)
     assert found, dom[-2000:]
     result = json.loads(found.group(1).replace("&gt;", ">").replace("&amp;", "&"))

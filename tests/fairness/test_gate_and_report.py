@@ -53,7 +53,8 @@ def test_the_gate_applies_the_release_policy(biased_report: AuditReport) -> None
     assert gate_failures(biased_report, Policy(calibration_gap_max=0.5, fpr_gap_max=0.5)) == []
     assert gate_failures(biased_report, Policy(gate_metrics=["tpr_gap"])) == []
     no_pairs = gate_failures(biased_report, Policy(gate_intersections=False))
-    assert no_pairs and all("&" not in line for line in no_pairs)
+    assert no_pairs
+    assert all("&" not in line for line in no_pairs)
 
 
 def test_uncertain_checks_block_only_when_the_policy_says_so(
@@ -70,7 +71,8 @@ def test_uncertain_checks_block_only_when_the_policy_says_so(
     assert report.verdict == "uncertain"
     assert gate_failures(report) == []
     blocking = gate_failures(report, Policy(uncertain="block"))
-    assert blocking and all(line.endswith("[uncertain]") for line in blocking)
+    assert blocking
+    assert all(line.endswith("[uncertain]") for line in blocking)
 
 
 def test_an_override_is_recorded_in_json_and_html(biased_report: AuditReport) -> None:
@@ -91,7 +93,8 @@ def test_an_override_is_recorded_in_json_and_html(biased_report: AuditReport) ->
     assert report.verdict == "fail"  # the verdict stands; the decision is recorded beside it
     page = render_html(report)
     assert "Released by override" in page
-    assert "Known label bias; retraining scheduled" in page and "Jane Auditor" in page
+    assert "Known label bias; retraining scheduled" in page
+    assert "Jane Auditor" in page
     assert biased_report.overrides == []  # the original is untouched
 
 
@@ -102,7 +105,8 @@ def test_json_round_trip_and_version(biased_report: AuditReport, tmp_path: Path)
     assert data["format_version"] == FORMAT_VERSION
     again = AuditReport.from_dict(data)
     assert again.to_dict() == biased_report.to_dict()
-    assert again.verdict == biased_report.verdict and again.failures == biased_report.failures
+    assert again.verdict == biased_report.verdict
+    assert again.failures == biased_report.failures
     assert again == biased_report
     data["format_version"] = 99
     with pytest.raises(ValueError, match="format version 99 is not supported"):
@@ -119,7 +123,8 @@ def test_html_is_self_contained_and_stamped(biased_report: AuditReport) -> None:
     data = biased_report.to_dict()
     assert "<script" not in page.lower()
     assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:)?//""", page)
-    assert "<link" not in page.lower() and "@import" not in page
+    assert "<link" not in page.lower()
+    assert "@import" not in page
     assert page.count("<svg") >= 2
     for stamp in ("tarve-service-need", "version <b>12</b>", data["data"]["fingerprint"]):
         assert stamp in page
@@ -138,7 +143,8 @@ def test_html_is_self_contained_and_stamped(biased_report: AuditReport) -> None:
     assert positions == sorted(positions)
     assert "Verdict: FAIL" in page
     assert "labour training (työvoimakoulutus)" in page
-    assert "Wilson" in page and "Newcombe" in page
+    assert "Wilson" in page
+    assert "Newcombe" in page
 
 
 def test_html_suppresses_small_cells() -> None:

@@ -32,9 +32,12 @@ def test_wilson_matches_the_textbook_values() -> None:
 
 def test_wilson_edges() -> None:
     low, high = ci.wilson_interval(np.array([0, 5, 0]), np.array([5, 5, 0]), z=Z95)
-    assert low[0] == 0 and 0 < high[0] < 1
-    assert high[1] == 1 and 0 < low[1] < 1
-    assert np.isnan(low[2]) and np.isnan(high[2])
+    assert low[0] == 0
+    assert 0 < high[0] < 1
+    assert high[1] == 1
+    assert 0 < low[1] < 1
+    assert np.isnan(low[2])
+    assert np.isnan(high[2])
 
 
 def test_newcombe_matches_the_published_example() -> None:
@@ -52,7 +55,8 @@ def test_katz_ratio_interval_and_zero_counts() -> None:
     low, high = ci.katz_ratio_interval(0, 50, 10, 50, z=Z95)
     assert 0 < float(low) < float(high) < 1
     low, high = ci.katz_ratio_interval(0, 50, 0, 50, z=Z95)
-    assert np.isnan(low) and np.isnan(high)
+    assert np.isnan(low)
+    assert np.isnan(high)
 
 
 def test_delong_auc_matches_sklearn_with_ties() -> None:
@@ -66,7 +70,8 @@ def test_delong_auc_matches_sklearn_with_ties() -> None:
         mask = codes == code
         assert auc[code] == pytest.approx(roc_auc_score(labels[mask], scores[mask]), abs=1e-12)
         assert 0 < variance[code] < 0.001
-    assert np.isnan(auc[3]) and np.isnan(variance[3])
+    assert np.isnan(auc[3])
+    assert np.isnan(variance[3])
 
 
 def test_delong_variance_matches_the_direct_formula() -> None:
@@ -111,16 +116,18 @@ def test_intervals_cover_about_95_percent_on_simulated_data() -> None:
         "fpr": ((1 - big) * (big >= 0.3)).sum() / (1 - big).sum(),
         "selection_rate": (big >= 0.3).mean(),
     }
-    hits = {metric: [] for metric in truth}
+    hits: dict[str, list[bool]] = {metric: [] for metric in truth}
     gap_hits = []
     for _, cell in report.iter_cells():
         for metric, true_value in truth.items():
             low, high = cell.metrics.get(metric).interval.bounds
-            assert low is not None and high is not None
+            assert low is not None
+            assert high is not None
             hits[metric].append(low <= true_value <= high)
         assert cell.comparisons is not None
         low, high = cell.comparisons.tpr.difference.interval.bounds
-        assert low is not None and high is not None
+        assert low is not None
+        assert high is not None
         gap_hits.append(low <= 0.0 <= high)  # equal TPR in every group
     for metric, values in hits.items():
         coverage = np.mean(values)

@@ -52,10 +52,12 @@ def test_services_are_audited_on_eligible_clients(
     assert spec.eligibility is not None
     eligible = evaluate_rule(spec.eligibility.rule, extract)
     block = model_report.service("youth_guidance")
-    assert block.population is not None and block.population.n == int(np.sum(eligible))
+    assert block.population is not None
+    assert block.population.n == int(np.sum(eligible))
     assert model_report.cell("youth_guidance", under_30="no") is None
     everyone = model_report.service("job_search_coaching").population
-    assert everyone is not None and everyone.n == len(extract)
+    assert everyone is not None
+    assert everyone.n == len(extract)
 
 
 def test_the_scores_are_the_models(

@@ -70,7 +70,8 @@ def test_a_wide_csv(prediction_files: dict[str, Path]) -> None:
     )
     first = report.cell("need", immigrant="yes")
     second = by_decision.cell("need", immigrant="yes")
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert first.metrics.selection_rate == second.metrics.selection_rate
 
 
@@ -86,7 +87,8 @@ def test_a_long_file_with_a_service_column(prediction_files: dict[str, Path]) ->
     )
     assert report.service_ids == ["a", "b"]
     population = report.service("a").population
-    assert population is not None and population.n == 4000
+    assert population is not None
+    assert population.n == 4000
     assert {f.service for f in report.failures} == {"b"}
     assert any(f.group == "yes" and f.metric == "calibration_gap" for f in report.failures)
 
@@ -219,3 +221,17 @@ def test_tarve_audit_usage_errors(
 ) -> None:
     assert main(["audit", *args]) == fairness_cli.EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_tarve_audit_writes_the_report_in_the_chosen_language(
+    prediction_files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "fi"
+    arguments = ["audit", "--predictions", str(prediction_files["wide"]), "--label", "need"]
+    arguments += ["--score", "score", "--threshold", "0.5", "--group", "immigrant"]
+    assert main([*arguments, "--out", str(out), "--lang", "fi"]) == fairness_cli.EXIT_OK
+    page = (out / "audit.html").read_text("utf-8")
+    assert "<html lang='fi'>" in page
+    assert "Reiluustarkastus" in page
+    with pytest.raises(SystemExit):
+        main([*arguments, "--out", str(out), "--lang", "de"])

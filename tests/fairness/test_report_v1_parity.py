@@ -25,7 +25,7 @@ CREATED_AT = "2026-01-01T00:00:00+00:00"
 
 
 def _fixed_seed_audit() -> AuditReport:
-    """The audit that produced the fixture (same data, policy, labels and override)."""
+    """Return the audit that produced the fixture (same data, policy, labels and override)."""
     data = simulate(
         3000,
         seed=7,
@@ -62,7 +62,7 @@ def _intervals_as_v2(value: Any) -> Any:
 
 
 def _v1_as_v2(v1: dict[str, Any]) -> dict[str, Any]:
-    expected = _intervals_as_v2(v1)
+    expected: dict[str, Any] = _intervals_as_v2(v1)
     expected["format_version"] = 2
     expected["languages"] = ["fi", "sv", "en"]  # new in v2: the languages it renders in
     summary = expected["summary"]
@@ -107,7 +107,9 @@ def v2() -> AuditReport:
 def test_the_fixture_is_small_and_v1(v1: dict[str, Any]) -> None:
     assert FIXTURE.stat().st_size < 1_000_000
     assert v1["format_version"] == 1
-    assert v1["overrides"] and v1["suppressed"] and v1["allocation"]
+    assert v1["overrides"]
+    assert v1["suppressed"]
+    assert v1["allocation"]
     assert any(c["kind"] == "intersection" for b in v1["services"] for c in b["cells"])
 
 
