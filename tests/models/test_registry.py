@@ -14,16 +14,20 @@ from tests.support import fast_train_config
 
 NAME = "registry-test"
 ROWS = 1500
+# MLflow copies the URIs it is given (and the active experiment) into these variables.
+MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
 
 
 @pytest.fixture
 def fresh_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """MLflow as a new process sees it: no tracking or registry URI set in code."""
+    """MLflow as a new process sees it: no tracking or registry URI set in code or env."""
     import mlflow.tracking._model_registry.utils as registry_utils
     import mlflow.tracking._tracking_service.utils as tracking_utils
 
     monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
     monkeypatch.setattr(registry_utils, "_registry_uri", None)
+    for variable in MLFLOW_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,8 @@ def home_with_model(
     training_cwd.mkdir()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TARVE_HOME", str(home))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        for variable in MLFLOW_VARIABLES:
+            patch.delenv(variable, raising=False)
         patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         patch.chdir(training_cwd)
         config = fast_train_config(
