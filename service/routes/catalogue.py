@@ -1,4 +1,9 @@
-"""``GET /v1/services`` and ``GET /v1/model``: what the served model offers (any role)."""
+"""``GET /v1/services`` and ``GET /v1/model``: what the served model offers (any role).
+
+The catalogue is a fraction of a millisecond and answered on the event loop; the model
+description (the whole schema and its fingerprint, a few milliseconds of CPU) is a
+plain ``def``, run in the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +69,7 @@ async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesR
     summary="The served model: name, version, alias, training date, metrics, schema",
     responses=problem_responses(401, 403, 503),
 )
-async def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:  # noqa: D103
+def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:  # noqa: D103
     del caller
     model = served.model
     metadata = model.metadata

@@ -1,6 +1,8 @@
 """``/healthz`` (alive), ``/readyz`` (model loaded and database answers), ``/metrics``.
 
 No key needed. ``/readyz`` answers 503 as a problem naming every reason it is not ready.
+``/readyz`` pings the database in the thread pool; ``/metrics`` (which reads ``/proc``
+for the process metrics) is a plain ``def``, so neither blocks the event loop.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> 
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(metrics: MetricsDep) -> Response:  # noqa: D103
+def metrics(metrics: MetricsDep) -> Response:  # noqa: D103
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
