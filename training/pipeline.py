@@ -19,12 +19,17 @@ import pandas as pd
 from models.schema import Schema, load_schema
 from training.config import TrainConfig
 from training.progress import ProgressReporter
-from training.runtime import TrainingRuntime
+from training.runtime import Background, TrainingRuntime
 from training.split import SplitIndices
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from models.model import ServiceNeedModel
     from training.audit import FairnessOutcome
+    from training.fit import FitResult
+    from training.steps import Calibration, EncodedData, TestScores
+    from training.tracking import RegisteredVersion, RunInfo
 
 MSG_VERSION_RACE = (
     "[yellow]registered as version {registered}, not the expected {expected} "
@@ -100,22 +105,40 @@ def train(
     schema = schema if isinstance(schema, Schema) else load_schema(schema)
     reporter = reporter or ProgressReporter(enabled=config.progress)
     with TrainingRuntime() as runtime:
-        return _run_steps(data, schema=schema, config=config, reporter=reporter, runtime=runtime)
+        trained = _fit_and_calibrate(
+            data, schema=schema, config=config, reporter=reporter, runtime=runtime
+        )
+        return _audit_evaluate_and_publish(
+            trained, config=config, reporter=reporter, runtime=runtime
+        )
 
 
-def _run_steps(
+@dataclass
+class _Trained:
+    """What the fitting half of a run hands to the evaluating half."""
+
+    trained_at: dt.datetime
+    profile: Any
+    encoded: EncodedData
+    fitted: FitResult
+    calibration: Calibration
+    model: ServiceNeedModel
+    warm_up: Background[None] | None
+
+
+def _fit_and_calibrate(
     data: str | Path | pd.DataFrame,
     *,
     schema: Schema,
     config: TrainConfig,
     reporter: ProgressReporter,
     runtime: TrainingRuntime,
-) -> TrainResult:
-    # Imported here, not at the top: LightGBM must load after the runtime set OpenMP up.
+) -> _Trained:
+    """Validate, split, encode, fit, calibrate and threshold; assemble the model."""
+    # Imported inside the runtime, not at the top: LightGBM loads after OpenMP is set up.
     from training import steps
 
     trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    tracking = config.tracking.enabled
     with reporter.step("validate"):
         frame, profile = steps.validate(data, schema)
     with reporter.step("split"):
@@ -125,11 +148,11 @@ def _run_steps(
         encoded = steps.encode(frame, schema, split)
     with reporter.step(f"fit {len(encoded.services)} services"):
         fitted = steps.fit(encoded, schema, config, reporter)
-    # MLflow warms up while calibration and the audit run (during the fit it would only
-    # take CPU from LightGBM's threads).
+    # MLflow warms up in a thread while calibration and the audit run (not during the
+    # fit, where it would only take CPU from LightGBM's threads).
     warm_up = (
         runtime.in_thread(steps.warm_up_tracking, config, name="mlflow-warm-up")
-        if tracking
+        if config.tracking.enabled
         else None
     )
     with reporter.step("calibrate and threshold"):
@@ -138,6 +161,21 @@ def _run_steps(
         model = steps.assemble_model(
             fitted, calibration, encoded, schema=schema, config=config, trained_at=trained_at
         )
+    return _Trained(trained_at, profile, encoded, fitted, calibration, model, warm_up)
+
+
+def _audit_evaluate_and_publish(
+    trained: _Trained,
+    *,
+    config: TrainConfig,
+    reporter: ProgressReporter,
+    runtime: TrainingRuntime,
+) -> TrainResult:
+    """Score the test split, audit, evaluate, write the artifact; log and register it."""
+    from training import steps
+
+    tracking, warm_up = config.tracking.enabled, trained.warm_up
+    model, encoded = trained.model, trained.encoded
     with reporter.step("score test split"):
         scores = steps.score_test(model, encoded)
     plots_wanted = tracking and config.tracking.plots
@@ -152,46 +190,86 @@ def _run_steps(
             warm_up.result()
             run = steps.open_run(runtime, model, fairness, config)
     with reporter.step("evaluate"):
-        evaluation, targets = steps.evaluate(model, encoded, scores, schema=schema, config=config)
-    report = steps.report(evaluation, targets, model=model, fitted=fitted, calibration=calibration)
+        evaluation, targets = steps.evaluate(
+            model, encoded, scores, schema=model.schema, config=config
+        )
+    report = steps.report(
+        evaluation, targets, model=model, fitted=trained.fitted, calibration=trained.calibration
+    )
+    name = model.metadata["name"]
     result = TrainResult(
         model=model,
         artifact_dir=Path(
-            config.output_dir or steps.default_artifact_dir(model.metadata["name"], trained_at)
+            config.output_dir or steps.default_artifact_dir(name, trained.trained_at)
         ),
         report=report,
         fairness=fairness,
-        split=split,
+        split=encoded.split,
         run_id=run.run_id if run else None,
         step_seconds=reporter.step_seconds,
     )
     with reporter.step("write model artifact"):
         files = steps.write_artifact(
-            model, result.artifact_dir, report=report, profile=profile, fairness=fairness
+            model, result.artifact_dir, report=report, profile=trained.profile, fairness=fairness
         )
-    if run is None:
-        return result
-    if plots_wanted:
+    if run is not None:
+        _publish(
+            result,
+            run,
+            files,
+            trained=trained,
+            scores=scores,
+            shap_plots=shap_plots,
+            config=config,
+            reporter=reporter,
+            runtime=runtime,
+        )
+    return result
+
+
+def _publish(
+    result: TrainResult,
+    run: RunInfo,
+    files: dict[str, list[Path]],
+    *,
+    trained: _Trained,
+    scores: TestScores,
+    shap_plots: Future[list[Path]] | None,
+    config: TrainConfig,
+    reporter: ProgressReporter,
+    runtime: TrainingRuntime,
+) -> None:
+    """Finish the plots; log the run to MLflow and register the version."""
+    from training import steps
+
+    if config.tracking.plots:
         with reporter.step("plots (calibration; SHAP waited for)"):
             files["plots"] = steps.plots(
-                calibration, encoded, scores, runtime=runtime, shap_plots=shap_plots
+                trained.calibration, trained.encoded, scores, runtime=runtime, shap_plots=shap_plots
             )
     with reporter.step("log to MLflow and register"):
         registered = steps.log_and_register(
             run,
-            model,
-            encoded,
+            result.model,
+            trained.encoded,
             artifact_dir=result.artifact_dir,
-            report=report,
+            report=result.report,
             files=files,
-            fairness=fairness,
+            fairness=result.fairness,
             config=config,
         )
-    if registered is not None:
-        result.model_version = registered.version
-        result.registered_model_name = registered.name
-        result.model_uri = registered.model_uri
-        expected = model.metadata.get("version")
-        if registered.version != expected:
-            reporter.note(MSG_VERSION_RACE.format(registered=registered.version, expected=expected))
-    return result
+    _record_registration(result, registered, reporter)
+
+
+def _record_registration(
+    result: TrainResult, registered: RegisteredVersion | None, reporter: ProgressReporter
+) -> None:
+    """Put the registered version into the result; say so if it is not the one expected."""
+    if registered is None:
+        return
+    result.model_version = registered.version
+    result.registered_model_name = registered.name
+    result.model_uri = registered.model_uri
+    expected = result.model.metadata.get("version")
+    if registered.version != expected:
+        reporter.note(MSG_VERSION_RACE.format(registered=registered.version, expected=expected))
