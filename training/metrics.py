@@ -2,7 +2,8 @@
 
 Per service: ROC AUC and PR AUC (average precision), both from scikit-learn, Brier
 score, log loss, expected calibration error (equal-width bins, weighted by bin size),
-prevalence and mean score.
+prevalence and mean score. The expected calibration error is the fairness audit's own
+(:func:`fairness.metrics.expected_calibration_error`), so both report the same number.
 Per client, ranking the services by score: precision@k (share of the top k that the
 client needs), recall@k (share of the client's needs in the top k) and NDCG@k with
 binary relevance. Recall and NDCG are averaged over clients with at least one need;
@@ -16,6 +17,7 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from fairness.metrics import expected_calibration_error
 from training.calibrate import clipped_log_loss
 
 
@@ -57,28 +59,6 @@ def average_precision(label: np.ndarray, score: np.ndarray) -> float:
     if label.sum() == 0:
         return math.nan
     return float(average_precision_score(label, score))
-
-
-def expected_calibration_error(label: np.ndarray, probability: np.ndarray, *, bins: int) -> float:
-    """Bin-size-weighted mean absolute gap between mean score and observed rate.
-
-    Parameters
-    ----------
-    label : ndarray
-        0/1 outcomes.
-    probability : ndarray
-        Scores in [0, 1].
-    bins : int
-        Equal-width bins over [0, 1].
-    """
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
-    counts = np.bincount(which, minlength=bins)
-    score_sums = np.bincount(which, weights=probability, minlength=bins)
-    label_sums = np.bincount(which, weights=label.astype(np.float64), minlength=bins)
-    filled = counts > 0
-    gaps = np.abs(score_sums[filled] - label_sums[filled])
-    return float(gaps.sum() / max(len(label), 1))
 
 
 def service_metrics(
