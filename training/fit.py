@@ -121,12 +121,7 @@ def fit_services(
     FitResult
     """
     reporter = reporter or ProgressReporter(enabled=False)
-    for column, (service, label_column) in enumerate(zip(services, label_columns, strict=True)):
-        values = np.unique(train_labels[:, column])
-        if values.size < 2:
-            raise ValueError(
-                MSG_ONE_CLASS.format(service=service, value=int(values[0]), column=label_column)
-            )
+    _check_both_classes(train_labels, services=services, label_columns=label_columns)
     params = booster_config.lightgbm_params()
     started = time.perf_counter()
     train_set, calibration_set = build_datasets(
@@ -158,6 +153,18 @@ def fit_services(
             )
             result.services[service] = fitted
     return result
+
+
+def _check_both_classes(
+    labels: np.ndarray, *, services: Sequence[str], label_columns: Sequence[str]
+) -> None:
+    """Raise ``ValueError`` (:data:`MSG_ONE_CLASS`) for a service with one label value."""
+    for column, (service, label_column) in enumerate(zip(services, label_columns, strict=True)):
+        values = np.unique(labels[:, column])
+        if values.size < 2:
+            raise ValueError(
+                MSG_ONE_CLASS.format(service=service, value=int(values[0]), column=label_column)
+            )
 
 
 def _fit_one(

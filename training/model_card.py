@@ -8,35 +8,14 @@ logged with the MLflow run.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from models.schema import Schema
+from training.markdown import render
 
 MODEL_CARD = "model_card.md"
 TEMPLATE = "model_card.md.j2"
-MISSING = "–"
-
-
-def _number(value: Any) -> str:
-    return MISSING if value is None else f"{value:.3f}"
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("training", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "htm", "xml"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["number"] = _number
-    return environment
 
 
 def render_model_card(
@@ -71,8 +50,8 @@ def render_model_card(
             "verdict": fairness.get("verdict"),
             "failures": len(failures) if isinstance(failures, list) else failures,
         }
-    template = _environment().get_template(TEMPLATE)
-    return template.render(
+    return render(
+        TEMPLATE,
         schema=schema,
         schema_fingerprint=schema.fingerprint(),
         report=report,

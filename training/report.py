@@ -3,7 +3,8 @@
 The JSON (``evaluation.json``, format ``tarve-evaluation`` version 1) holds the split,
 per-service metrics of every system, ranking metrics, the calibration choice and
 threshold per service, and the oracle targets when an oracle exists. NaN is written
-as null. The Markdown (``evaluation.md``) shows the same figures as tables.
+as null. The Markdown (``evaluation.md``, from the template
+``training/templates/evaluation.md.j2``) shows the same figures as tables.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from training.markdown import render
+
 REPORT_FORMAT = "tarve-evaluation"
 REPORT_FORMAT_VERSION = 1
 EVALUATION_JSON = "evaluation.json"
 EVALUATION_MARKDOWN = "evaluation.md"
+MARKDOWN_TEMPLATE = "evaluation.md.j2"
 SERVICE_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "prevalence")
 SYSTEM_ORDER = ("model", "oracle", "logistic", "prevalence")
 
@@ -84,88 +88,25 @@ def write_report(report: dict[str, Any], directory: str | Path) -> tuple[Path, P
     return json_path, markdown_path
 
 
-def _number(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
-
-
 def render_markdown(report: dict[str, Any]) -> str:
-    """Render the evaluation report as Markdown tables."""
-    systems: list[str] = report["systems"]
-    split = report["split"]
-    lines = [
-        f"# Evaluation: {report['model'].get('name', 'tarve model')}",
-        "",
-        f"Split: {split['method']}"
-        + (f", test = registrations from {split['cutoff']} on" if split.get("cutoff") else "")
-        + f"; train {split['sizes']['train']:,}, calibration {split['sizes']['calibration']:,},"
-        f" test {split['sizes']['test']:,} rows. All figures are on the test split.",
-        "",
-        "## Ranking per client",
-        "",
-        "| system | " + " | ".join(_ranking_keys(report)) + " |",
-        "|---|" + "---|" * len(_ranking_keys(report)),
-    ]
-    for system in systems:
-        values = report["ranking"][system]
-        lines.append(
-            f"| {system} | "
-            + " | ".join(_number(values[key]) for key in _ranking_keys(report))
-            + " |"
-        )
-    lines += ["", "## Per service", ""]
-    header = "| service | system | " + " | ".join(SERVICE_COLUMNS) + " |"
-    lines += [header, "|---|---|" + "---|" * len(SERVICE_COLUMNS)]
-    for service, entry in report["services"].items():
-        for system in systems:
-            values = entry[system]
-            lines.append(
-                f"| {service} | {system} | "
-                + " | ".join(_number(values[key]) for key in SERVICE_COLUMNS)
-                + " |"
-            )
-    lines += [
-        "",
-        "## Calibration and thresholds",
-        "",
-        "| service | calibrator | cross-fitted log loss | threshold | rounds |",
-        "|---|---|---|---|---|",
-    ]
-    for service, choice in report["calibration"].items():
-        losses = ", ".join(f"{k} {_number(v, 4)}" for k, v in choice["crossfit_logloss"].items())
-        lines.append(
-            f"| {service} | {choice['method']} | {losses} | {_number(choice['threshold'])} "
-            f"| {choice['best_iteration']} |"
-        )
-    targets = report.get("targets")
-    if targets:
-        lines += [
-            "",
-            "## Targets against the oracle",
-            "",
-            f"ROC AUC >= {targets['auc_ratio_target']} x oracle and above the logistic "
-            f"baseline for every service; precision@k >= {targets['precision_ratio_target']}"
-            " x oracle.",
-            "",
-            "| service | AUC / oracle AUC | ratio ok | above logistic |",
-            "|---|---|---|---|",
-        ]
-        for service, item in targets["services"].items():
-            lines.append(
-                f"| {service} | {_number(item['auc_ratio'])} | {_number(item['auc_ratio_ok'])}"
-                f" | {_number(item['above_logistic'])} |"
-            )
-        lines += [
-            "",
-            f"Precision@k / oracle: {_number(targets['precision_ratio'])}. "
-            f"All targets met: {_number(targets['passed'])}.",
-        ]
-    return "\n".join(lines) + "\n"
+    """Render the evaluation report as Markdown tables (``templates/evaluation.md.j2``).
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`build_report`.
+
+    Returns
+    -------
+    str
+    """
+    return render(
+        MARKDOWN_TEMPLATE,
+        report=report,
+        split=report["split"],
+        ranking_keys=_ranking_keys(report),
+        service_columns=SERVICE_COLUMNS,
+    )
 
 
 def _ranking_keys(report: dict[str, Any]) -> list[str]:
