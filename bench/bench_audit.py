@@ -155,7 +155,9 @@ def main() -> int:
         f"(target {TARGET_SECONDS:.0f} s: {verdict})"
     )
     start = time.perf_counter()
-    page = report.to_html()  # type: ignore[attr-defined]
+    from fairness import render_html
+
+    page = render_html(report)
     text = report.to_json()  # type: ignore[attr-defined]
     print(
         f"  rendering JSON ({len(text) / 1e6:.1f} MB) and HTML ({len(page) / 1e6:.1f} MB):"

@@ -47,10 +47,9 @@ def number(value: float | None) -> float | None:
 
 def estimate_at(estimates: Estimates, index: Index) -> Estimate:
     """Return the estimate of one (cell, service)."""
-    return Estimate(
-        value=number(estimates.value[index]),
-        interval=Interval(low=number(estimates.low[index]), high=number(estimates.high[index])),
-    )
+    row, column = index
+    value, low, high = (table[row][column] for table in estimates.stored)
+    return Estimate(value=value, interval=Interval(low=low, high=high))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ decision intervals. :mod:`fairness.assemble` turns them into the report's models
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +40,14 @@ METRIC_ORDER = (
 )
 
 
+def _stored(values: Array) -> list[list[float | None]]:
+    """Figures as the report stores them: 5 decimals, ``None`` where not finite."""
+    return [
+        [round(v, 5) if math.isfinite(v) else None for v in row]
+        for row in np.atleast_2d(values).tolist()
+    ]
+
+
 @dataclass(frozen=True)
 class Estimates:
     """Values and interval ends of one quantity, each of shape ``(cells, services)``."""
@@ -45,6 +55,11 @@ class Estimates:
     value: Array
     low: Array
     high: Array
+
+    @functools.cached_property
+    def stored(self) -> tuple[list[list[float | None]], ...]:
+        """Value, low and high as the report stores them (computed once, then indexed)."""
+        return _stored(self.value), _stored(self.low), _stored(self.high)
 
 
 @dataclass(frozen=True)
