@@ -307,7 +307,7 @@ class CheckCounts(_Part):
     uncertain: int
     not_evaluable: int
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
 
     def get(self, status: str) -> int:
         """Return the count of one status (``pass``, ``fail``, ``uncertain``, ``not_evaluable``)."""
@@ -413,7 +413,7 @@ class AuditReport(BaseModel):
     # -- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (``model_dump(mode="json")``)."""
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json")
 
     def to_json(self, *, indent: int | None = None) -> str:
         """Return the report as JSON text (``NaN`` never appears: missing figures are null)."""

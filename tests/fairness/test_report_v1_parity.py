@@ -142,5 +142,7 @@ def test_the_v1_duplicates_are_derived_in_v2(v1: dict[str, Any], v2: AuditReport
 
 
 def test_the_v2_json_reads_back_to_the_same_report(v2: AuditReport) -> None:
+    assert v2.model_dump(mode="json") == v2.to_dict()  # the JSON is the model's dump
     again = AuditReport.from_dict(json.loads(v2.to_json()))
     assert again == v2
+    assert AuditReport.model_validate(v2.model_dump(mode="json")) == v2
