@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tarve",
         description="tarve: service-need suggestions for public employment services.",
     )
+    # A subcommand that runs others (tarve demo) calls ``args.run_command(argv)``: the
+    # packages never import this module, so it imports them without a cycle.
+    parser.set_defaults(run_command=main)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (cli_synth, cli_validate, cli_train, fairness_cli, service_cli, demo):
         module.register(subparsers)

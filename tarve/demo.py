@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,7 @@ def _step(title: str) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run ``tarve demo``."""
-    from tarve.cli import main
-
+    main: Callable[[list[str]], int] = args.run_command  # tarve.cli.main, from the command line
     data = tarve_home() / "demo" / "register.parquet"
     data.parent.mkdir(parents=True, exist_ok=True)
     _step(f"1/5 synthetic register: {args.rows:,} rows -> {data}")
