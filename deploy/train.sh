@@ -1,7 +1,7 @@
 #!/bin/sh
 # The one-shot `train` job of docker-compose.yml (profile "train"):
-#   validate the extract -> train, calibrate, evaluate, audit, register (alias
-#   candidate) -> promote to production through the fairness gate.
+#   train (the extract is validated against the schema first), calibrate, evaluate,
+#   audit, register (alias candidate) -> promote to production through the fairness gate.
 # TARVE_TRAIN_DATA names a mounted extract (CSV or Parquet). When it is empty, a
 # synthetic register of TARVE_SYNTH_ROWS rows is generated first (no real people).
 # The gate decides: if it refuses, the job fails and production keeps its version,
@@ -14,7 +14,6 @@ if [ -z "$data" ]; then
   data="${TARVE_HOME:-/var/lib/tarve}/synthetic-register.parquet"
   tarve synth --rows "${TARVE_SYNTH_ROWS:-50000}" --seed "${TARVE_SYNTH_SEED:-1}" --out "$data"
 fi
-tarve validate --data "$data"
 set -- --data "$data" --quiet
 if [ -n "${TARVE_TRAIN_CONFIG:-}" ]; then
   set -- "$@" --config "$TARVE_TRAIN_CONFIG"

@@ -180,10 +180,14 @@ def mlflow_environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(
+def mlflow_starting(
     stack_databases: StackDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
-    """``mlflow server`` on the MLflow database, artifacts proxied from a temporary root."""
+    """``mlflow server`` on the MLflow database, artifacts proxied from a temporary root.
+
+    Started, not yet waited for: it takes a while to create its tables, so other setup
+    runs meanwhile; :func:`mlflow_server` waits.
+    """
     work = tmp_path_factory.mktemp("mlflow")
     port = free_port()
     argv = mlflow_argv(
@@ -198,9 +202,19 @@ def mlflow_server(
         cwd=work,
     )
     try:
-        server.wait_until(
-            "/api/2.0/mlflow/experiments/search?max_results=1", timeout=MLFLOW_READY_SECONDS
-        )
         yield server
     finally:
         server.stop()
+
+
+def wait_for_mlflow(server: Service) -> Service:
+    server.wait_until(
+        "/api/2.0/mlflow/experiments/search?max_results=1", timeout=MLFLOW_READY_SECONDS
+    )
+    return server
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(mlflow_starting: Service) -> Service:
+    """The MLflow server, answering."""
+    return wait_for_mlflow(mlflow_starting)

@@ -66,14 +66,26 @@ class Service:
                 )
             time.sleep(0.25)
 
-    def stop(self, timeout: float = 20) -> None:
+    def terminate(self) -> None:
+        """Ask the process and its workers to stop (SIGTERM to its process group)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout)
+
+    def stop(self, timeout: float = 30) -> None:
+        self.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
+
+
+def stop_all(services: Sequence[Service]) -> None:
+    """Stop services together: all are asked first, then each is waited for."""
+    for service in services:
+        service.terminate()
+    for service in services:
+        service.stop()
 
 
 def start(

@@ -24,16 +24,16 @@ import sqlalchemy as sa
 
 from service.auth import Role, create_key
 from service.db import Database
-from tests.stack.conftest import VENV_BIN, StackDatabases, base_env
+from tests.stack.conftest import VENV_BIN, StackDatabases, base_env, wait_for_mlflow
 from tests.stack.image import ROOT, command, env, runtime_stage
-from tests.stack.processes import Service, free_port, run, start
+from tests.stack.processes import Service, free_port, run, start, stop_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 TRAIN_SCRIPT = ROOT / "deploy" / "train.sh"
 LOGGING_CONFIG = ROOT / "deploy" / "logging.yaml"
 MODEL_NAME = "tarve-service-need"
-SYNTH_ROWS = "2500"
+SYNTH_ROWS = 2000
 FAST_TRAINING = """\
 lightgbm: {learning_rate: 0.15, num_leaves: 15, min_data_in_leaf: 30, num_boost_round: 40,
            early_stopping_rounds: 10, num_threads: 1}
@@ -48,24 +48,33 @@ READY_SECONDS = 180
 SWITCH_SECONDS = 60
 
 
-def train_and_promote(mlflow: Service, work: Path, *, seed: int) -> subprocess.Popen[str]:
-    """Start ``deploy/train.sh`` (the compose ``train`` job) against the server."""
+def write_register(path: Path, *, seed: int) -> Path:
+    """A small synthetic register, as ``tarve synth`` writes it (generated in-process)."""
+    from training.synth import generate_register
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generate_register(SYNTH_ROWS, seed=seed).to_parquet(path, index=False)
+    return path
+
+
+def training_env(mlflow: Service, work: Path, **values: str) -> dict[str, str]:
     work.mkdir(parents=True, exist_ok=True)
     config = work / "fast.yaml"
     config.write_text(FAST_TRAINING, "utf-8")
-    environment = base_env(
+    return base_env(
         MLFLOW_TRACKING_URI=mlflow.base_url,
         TARVE_HOME=str(work / "home"),
-        TARVE_SYNTH_ROWS=SYNTH_ROWS,
-        TARVE_SYNTH_SEED=str(seed),
         TARVE_TRAIN_CONFIG=str(config),
         TARVE_PROMOTE_BY="tests/stack",
-        TARVE_PROMOTE_OVERRIDE_REASON=OVERRIDE_REASON,
+        **values,
     )
+
+
+def background(argv: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        ["sh", str(TRAIN_SCRIPT)],
-        env=environment,
-        cwd=work,
+        argv,
+        env=env,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -75,13 +84,20 @@ def train_and_promote(mlflow: Service, work: Path, *, seed: int) -> subprocess.P
 
 def finish(process: subprocess.Popen[str], timeout: float = TRAIN_SECONDS) -> str:
     output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, f"deploy/train.sh failed:\n{output[-6000:]}"
+    assert process.returncode == 0, f"{process.args} failed:\n{output[-6000:]}"
     return output
 
 
 @pytest.fixture(scope="module")
-def first_version(mlflow_server: Service, tmp_path_factory: pytest.TempPathFactory) -> str:
-    output = finish(train_and_promote(mlflow_server, tmp_path_factory.mktemp("train1"), seed=1))
+def first_version(mlflow_starting: Service, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Version 1, trained and promoted by ``deploy/train.sh`` (the compose ``train`` job)."""
+    work = tmp_path_factory.mktemp("train1")
+    data = write_register(work / "register.parquet", seed=1)  # while MLflow starts
+    mlflow = wait_for_mlflow(mlflow_starting)
+    environment = training_env(
+        mlflow, work, TARVE_TRAIN_DATA=str(data), TARVE_PROMOTE_OVERRIDE_REASON=OVERRIDE_REASON
+    )
+    output = finish(background(["sh", str(TRAIN_SCRIPT)], env=environment, cwd=work))
     assert f"promoted {MODEL_NAME} version 1 to 'production'" in output, output
     return "1"
 
@@ -122,12 +138,11 @@ def start_api(
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def started() -> Iterator[list[Service]]:
     services: list[Service] = []
     yield services
-    for service in services:
-        service.stop()
+    stop_all(services)
 
 
 @dataclass
@@ -164,9 +179,7 @@ class Traffic:
         if response.status_code != 200:
             return Answer(replica, response.status_code, client_ref, error=response.text[:500])
         answer = response.json()
-        return Answer(
-            replica, 200, client_ref, answer["request_id"], answer["model"]["version"]
-        )
+        return Answer(replica, 200, client_ref, answer["request_id"], answer["model"]["version"])
 
     def run(self) -> None:
         clients = [httpx.Client(base_url=r.base_url, timeout=30) for r in self.replicas]
@@ -227,6 +240,15 @@ def test_two_replicas_serve_audit_every_answer_and_switch_to_a_new_version(
         _, key = create_key(database, name="e2e-caseworker", role=Role.CASEWORKER)
     finally:
         database.dispose()
+    # A data scientist trains the next version while the replicas start and serve.
+    work = tmp_path / "train2"
+    data = write_register(work / "register.parquet", seed=2)
+    environment = training_env(mlflow_server, work)
+    training = background(
+        ["tarve", "train", "--data", str(data), "--config", str(work / "fast.yaml"), "--quiet"],
+        env=environment,
+        cwd=work,
+    )
     for name in ("api-1", "api-2"):
         started.append(
             start_api(
@@ -250,8 +272,24 @@ def test_two_replicas_serve_audit_every_answer_and_switch_to_a_new_version(
         while len(traffic.answers) < 20 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert traffic.latest_versions() == {0: "1", 1: "1"}
-        second = finish(train_and_promote(mlflow_server, tmp_path / "train2", seed=2))
-        assert f"promoted {MODEL_NAME} version 2 to 'production'" in second, second
+        trained = finish(training)
+        assert f"registered: {MODEL_NAME} version 2 (alias candidate)" in trained, trained
+        promoted = run(
+            [
+                "tarve",
+                "promote",
+                "--version",
+                "@candidate",
+                "--by",
+                "tests/stack",
+                "--override-reason",
+                OVERRIDE_REASON,
+            ],
+            env=environment,
+            cwd=work,
+            timeout=TRAIN_SECONDS,
+        )
+        assert f"promoted {MODEL_NAME} version 2 to 'production'" in promoted, promoted
         deadline = time.monotonic() + SWITCH_SECONDS
         while traffic.latest_versions() != {0: "2", 1: "2"} and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -264,7 +302,8 @@ def test_two_replicas_serve_audit_every_answer_and_switch_to_a_new_version(
     assert not failed, f"{len(failed)} of {len(answers)} requests failed, e.g. {failed[:3]}"
     for replica in (0, 1):
         versions = [answer.version for answer in answers if answer.replica == replica]
-        assert versions[0] == "1" and versions[-1] == "2", (replica, Counter(versions))
+        assert versions[0] == "1", (replica, Counter(versions))
+        assert versions[-1] == "2", (replica, Counter(versions))
         switch = versions.index("2")
         assert set(versions[switch:]) == {"2"}, "a replica went back to the old version"
     for replica in replicas:
