@@ -34,7 +34,7 @@ SWAGGER_UI_PARAMETERS = {"validatorUrl": None, "tryItOutEnabled": False}
 
 
 def docs_assets_dir() -> Path:
-    """The directory holding the Swagger UI and ReDoc files (inside ``fastapi_offline``)."""
+    """Return the directory of the Swagger UI and ReDoc files (in ``fastapi_offline``)."""
     return Path(str(files("fastapi_offline") / "static"))
 
 

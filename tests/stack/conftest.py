@@ -1,5 +1,7 @@
-"""Fixtures for the stack tests: PostgreSQL databases made by the init script, and an
-MLflow server started with the compose file's own command.
+"""Fixtures for the stack tests: PostgreSQL databases and an MLflow server.
+
+The databases are made by the init script; the server starts with the compose file's
+own command.
 
 PostgreSQL comes from ``TARVE_TEST_POSTGRES_URL`` (CI sets it; a superuser with trust
 auth on 127.0.0.1): without it the PostgreSQL tests are skipped; with it they must
@@ -40,7 +42,7 @@ def compose() -> dict[str, object]:
 
 
 def base_env(**values: str) -> dict[str, str]:
-    """The test's environment with the venv first on PATH, MLflow quiet, and ``values``."""
+    """Return the test's environment: the venv first on PATH, MLflow quiet, ``values``."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -154,7 +156,7 @@ def drop_databases(admin_url: URL, prefix: str) -> None:
 
 
 def mlflow_argv(*, port: int, backend_store_uri: str, artifacts: Path) -> list[str]:
-    """The compose file's ``mlflow server`` command, pointed at local resources."""
+    """Return the compose file's ``mlflow server`` command, pointed at local resources."""
     service = compose()["services"]["mlflow"]  # type: ignore[index]
     local = {
         "--host": "127.0.0.1",
@@ -172,7 +174,7 @@ def mlflow_argv(*, port: int, backend_store_uri: str, artifacts: Path) -> list[s
 
 
 def mlflow_environment() -> dict[str, str]:
-    """The compose file's environment for ``mlflow``, less the secret it takes from .env."""
+    """Return the compose environment of ``mlflow``, less the secret it takes from .env."""
     service = compose()["services"]["mlflow"]  # type: ignore[index]
     environment = {str(key): str(value) for key, value in service["environment"].items()}
     environment.pop("PGPASSWORD")
@@ -216,5 +218,5 @@ def wait_for_mlflow(server: Service) -> Service:
 
 @pytest.fixture(scope="module")
 def mlflow_server(mlflow_starting: Service) -> Service:
-    """The MLflow server, answering."""
+    """Wait for the MLflow server to answer."""
     return wait_for_mlflow(mlflow_starting)

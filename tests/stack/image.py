@@ -51,7 +51,7 @@ def instructions(text: str) -> list[tuple[str, str]]:
 
 
 def stages(path: Path = DOCKERFILE) -> list[Stage]:
-    """The build stages, in order (``FROM image AS name``)."""
+    """Return the build stages, in order (``FROM image AS name``)."""
     found: list[Stage] = []
     for keyword, rest in instructions(path.read_text("utf-8")):
         if keyword == "FROM":
@@ -68,7 +68,7 @@ def runtime_stage(path: Path = DOCKERFILE) -> Stage:
 
 
 def env(stage: Stage) -> dict[str, str]:
-    """The stage's ``ENV KEY=value ...`` settings (``$VAR`` references kept as text)."""
+    """Return the stage's ``ENV KEY=value ...`` settings (``$VAR`` kept as text)."""
     values: dict[str, str] = {}
     for rest in stage.values("ENV"):
         for item in shlex.split(rest):
@@ -78,7 +78,7 @@ def env(stage: Stage) -> dict[str, str]:
 
 
 def command(stage: Stage) -> list[str]:
-    """The exec-form ``CMD`` of the stage."""
+    """Return the exec-form ``CMD`` of the stage."""
     (cmd,) = stage.values("CMD")[-1:]
     parsed = json.loads(cmd)
     assert isinstance(parsed, list)

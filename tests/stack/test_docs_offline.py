@@ -68,8 +68,10 @@ def api(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def offline_dom(url: str, work: Path) -> tuple[str, list[str]]:
-    """The DOM Chromium builds for ``url`` with only 127.0.0.1 reachable, and the URLs
-    of every request it made (from its network log)."""
+    """Open ``url`` with only 127.0.0.1 reachable; return the DOM and the requested URLs.
+
+    The URLs come from Chromium's network log.
+    """
     assert CHROMIUM is not None
     work.mkdir(parents=True, exist_ok=True)
     net_log = work / "netlog.json"
@@ -104,7 +106,7 @@ def offline_dom(url: str, work: Path) -> tuple[str, list[str]]:
 
 
 def requested_urls(net_log: Path) -> list[str]:
-    """The URLs of the URL requests in a Chromium network log."""
+    """Return the URLs of the URL requests in a Chromium network log."""
     text = net_log.read_text("utf-8", errors="replace").rstrip().rstrip(",")
     if not text.endswith("}"):
         text += "]}"
@@ -122,7 +124,7 @@ def requested_urls(net_log: Path) -> list[str]:
 
 
 def page_requests_elsewhere(urls: list[str], base_url: str) -> list[str]:
-    """The requested URLs that are neither the API's nor the browser's own services."""
+    """Return the requested URLs that are neither the API's nor the browser's services."""
     outside = []
     for url in urls:
         host = httpx.URL(url).host if url.startswith(("http:", "https:")) else ""
@@ -134,9 +136,7 @@ def page_requests_elsewhere(urls: list[str], base_url: str) -> list[str]:
     return outside
 
 
-def test_swagger_ui_lists_the_operations_with_the_network_cut(
-    api: Service, tmp_path: Path
-) -> None:
+def test_swagger_ui_lists_the_operations_with_the_network_cut(api: Service, tmp_path: Path) -> None:
     dom, urls = offline_dom(api.base_url + "/docs", tmp_path / "docs")
     assert 'class="swagger-ui' in dom, dom[:2000]
     for path in OPERATIONS:

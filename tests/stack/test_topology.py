@@ -1,5 +1,7 @@
-"""The production topology as processes: PostgreSQL, the MLflow server, training and
-promotion over HTTP, API replicas started with the image's own command.
+"""The production topology as processes, as docker-compose.yml wires it.
+
+PostgreSQL, the MLflow server, training and promotion over HTTP, API replicas started
+with the image's own command:
 
 - two replicas answer real HTTP requests; the audit log in PostgreSQL holds exactly one
   row per answered request; a second training is promoted while traffic flows, and both
@@ -49,7 +51,7 @@ SWITCH_SECONDS = 60
 
 
 def write_register(path: Path, *, seed: int) -> Path:
-    """A small synthetic register, as ``tarve synth`` writes it (generated in-process)."""
+    """Write a small synthetic register, as ``tarve synth`` does (in-process)."""
     from training.synth import generate_register
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +86,7 @@ def background(argv: list[str], *, env: dict[str, str], cwd: Path) -> subprocess
 
 def finish(process: subprocess.Popen[str], timeout: float = TRAIN_SECONDS) -> str:
     output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, f"{process.args} failed:\n{output[-6000:]}"
+    assert process.returncode == 0, f"{process.args!r} failed:\n{output[-6000:]}"
     return output
 
 
@@ -103,7 +105,7 @@ def first_version(mlflow_starting: Service, tmp_path_factory: pytest.TempPathFac
 
 
 def api_argv() -> list[str]:
-    """The image's ``CMD``, with the logging config from the checkout."""
+    """Return the image's ``CMD``, with the logging config from the checkout."""
     argv = command(runtime_stage())
     assert argv[0] == "uvicorn"
     argv = [str(VENV_BIN / "python"), "-m", *argv]
@@ -300,10 +302,10 @@ def test_two_replicas_serve_audit_every_answer_and_switch_to_a_new_version(
     answers = traffic.answers
     failed = [answer for answer in answers if answer.status != 200]
     assert not failed, f"{len(failed)} of {len(answers)} requests failed, e.g. {failed[:3]}"
-    for replica in (0, 1):
-        versions = [answer.version for answer in answers if answer.replica == replica]
-        assert versions[0] == "1", (replica, Counter(versions))
-        assert versions[-1] == "2", (replica, Counter(versions))
+    for number in (0, 1):
+        versions = [answer.version for answer in answers if answer.replica == number]
+        assert versions[0] == "1", (number, Counter(versions))
+        assert versions[-1] == "2", (number, Counter(versions))
         switch = versions.index("2")
         assert set(versions[switch:]) == {"2"}, "a replica went back to the old version"
     for replica in replicas:
@@ -359,3 +361,70 @@ def test_three_replicas_started_at_once_migrate_a_fresh_database_once(
     finally:
         engine.dispose()
     assert {"api_keys", "audit_log", "feedback"} <= tables
+
+
+def test_the_backup_and_restore_procedure_of_docs_deploying(
+    stack_databases: StackDatabases, first_version: str, tmp_path: Path
+) -> None:
+    """Dump both databases and restore them into empty ones, as docs/deploying.md says.
+
+    ``pg_dump --format=custom``, then ``pg_restore --no-owner --role=OWNER``: the
+    registry, its aliases, the runs and the audit log come back whole.
+    """
+    del first_version
+    admin = stack_databases.admin_url
+    connection_env = base_env(
+        PGHOST=admin.host or "127.0.0.1",
+        PGPORT=str(admin.port or 5432),
+        PGUSER=admin.username or "postgres",
+    )
+    checks = {
+        "mlflow": (
+            stack_databases.mlflow_url,
+            "SELECT (SELECT count(*) FROM model_versions), (SELECT count(*) FROM "
+            "registered_model_aliases), (SELECT count(*) FROM runs)",
+        ),
+        "tarve": (
+            stack_databases.audit_url,
+            "SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM api_keys), "
+            "(SELECT max(version_num) FROM alembic_version)",
+        ),
+    }
+    for name, (url, query) in checks.items():
+        source = sa.engine.make_url(url)
+        dump = tmp_path / f"{name}.dump"
+        run(
+            ["pg_dump", "--format=custom", f"--file={dump}", f"--dbname={source.database}"],
+            env=connection_env,
+            timeout=120,
+        )
+        restored = f"{source.database}_restored"
+        engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(
+                    sa.text(f'CREATE DATABASE "{restored}" OWNER "{source.username}"')
+                )
+        finally:
+            engine.dispose()
+        run(
+            [
+                "pg_restore",
+                "--no-owner",
+                f"--role={source.username}",
+                f"--dbname={restored}",
+                str(dump),
+            ],
+            env=connection_env,
+            timeout=120,
+        )
+        counts = []
+        for database in (source.database, restored):
+            engine = sa.create_engine(source.set(database=database))
+            try:
+                with engine.connect() as connection:
+                    counts.append(tuple(connection.execute(sa.text(query)).one()))
+            finally:
+                engine.dispose()
+        assert counts[0] == counts[1], (name, counts)
+        assert counts[0][0], f"{name}: nothing to restore"
