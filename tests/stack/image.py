@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
+LOGGING_CONFIG = ROOT / "deploy" / "logging.yaml"
 
 
 @dataclass
@@ -83,3 +85,11 @@ def command(stage: Stage) -> list[str]:
     parsed = json.loads(cmd)
     assert isinstance(parsed, list)
     return [str(part) for part in parsed]
+
+
+def api_argv() -> list[str]:
+    """Return the image's ``CMD``, with the logging config from the checkout."""
+    argv = command(runtime_stage())
+    assert argv[0] == "uvicorn"
+    argv = [sys.executable, "-m", *argv]
+    return [str(LOGGING_CONFIG) if part == "/app/deploy/logging.yaml" else part for part in argv]

@@ -21,8 +21,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 
 from service.docs_pages import DOCS_ASSETS_PATH
 from tests.stack.conftest import base_env
+from tests.stack.image import api_argv
 from tests.stack.processes import Service, free_port, start
-from tests.stack.test_topology import api_argv
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

@@ -26,14 +26,13 @@ import sqlalchemy as sa
 
 from service.auth import Role, create_key
 from service.db import Database
-from tests.stack.conftest import VENV_BIN, StackDatabases, base_env, wait_for_mlflow
-from tests.stack.image import ROOT, command, env, runtime_stage
+from tests.stack.conftest import StackDatabases, base_env, wait_for_mlflow
+from tests.stack.image import ROOT, api_argv, env, runtime_stage
 from tests.stack.processes import Service, free_port, run, start, stop_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 TRAIN_SCRIPT = ROOT / "deploy" / "train.sh"
-LOGGING_CONFIG = ROOT / "deploy" / "logging.yaml"
 MODEL_NAME = "tarve-service-need"
 SYNTH_ROWS = 2000
 FAST_TRAINING = """\
@@ -102,14 +101,6 @@ def first_version(mlflow_starting: Service, tmp_path_factory: pytest.TempPathFac
     output = finish(background(["sh", str(TRAIN_SCRIPT)], env=environment, cwd=work))
     assert f"promoted {MODEL_NAME} version 1 to 'production'" in output, output
     return "1"
-
-
-def api_argv() -> list[str]:
-    """Return the image's ``CMD``, with the logging config from the checkout."""
-    argv = command(runtime_stage())
-    assert argv[0] == "uvicorn"
-    argv = [str(VENV_BIN / "python"), "-m", *argv]
-    return [str(LOGGING_CONFIG) if part == "/app/deploy/logging.yaml" else part for part in argv]
 
 
 def start_api(
