@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from service.auth import KeyAuthenticator
 from service.db import Database
+from service.docs_pages import install_offline_docs
 from service.metrics import RequestContextMiddleware, ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
 from service.problems import ModelRejected, install_problem_handlers
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from install_offline_docs: no CDN
+        redoc_url=None,
     )
 
     def on_swap(loaded: LoadedModel) -> None:
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in ROUTERS:
         app.include_router(router)
+    install_offline_docs(app)
     install_problem_handlers(app)
     app.add_middleware(
         RequestGuardMiddleware,

@@ -31,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # SQLite autoincrements only INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
+# The PostgreSQL advisory lock held while migrating: a fixed 64-bit key, "tarve-db" in ASCII.
+MIGRATION_LOCK_KEY = int.from_bytes(b"tarve-db", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def utc_now() -> dt.datetime:
@@ -175,10 +177,28 @@ def alembic_config() -> Any:
 
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
-    """Run the migrations up to ``revision`` on ``engine``."""
+    """Run the migrations up to ``revision`` on ``engine``.
+
+    On PostgreSQL the upgrade holds a session advisory lock
+    (:data:`MIGRATION_LOCK_KEY`), so replicas that start at once migrate one after
+    another: the first runs the migrations, the others wait, then find the schema at
+    head and do nothing.
+    """
     from alembic import command
 
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        locking = connection.dialect.name == "postgresql"
+        if locking:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        finally:
+            if locking:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
