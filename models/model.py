@@ -21,6 +21,7 @@ from models.features import FeatureEncoder
 from models.registry import resolve_model_uri
 from models.schema import Schema
 from models.single_row import SingleRowPredictors
+from models.treeshap import KERNEL_PATH, PredContribExplainer, TreeShapExplainer, explainer_for
 
 MSG_MISSING_SERVICE = "no booster for service {service!r}; the model has {services}"
 
@@ -70,6 +71,8 @@ class ServiceNeedModel:
         self._single_row: SingleRowPredictors | None = None
         self._single_row_failed = False
         self._single_row_lock = threading.Lock()
+        self._explainer: TreeShapExplainer | PredContribExplainer | None = None
+        self._explainer_lock = threading.Lock()
 
     def _one_row(self, matrix: np.ndarray) -> tuple[SingleRowPredictors, np.ndarray] | None:
         """Return the fast one-row path (:mod:`models.single_row`) for a one-row ``matrix``."""
@@ -124,6 +127,53 @@ class ServiceNeedModel:
         return probabilities.ge(thresholds, axis=1)
 
     # -- explanation -------------------------------------------------------------------
+    @property
+    def explainer(self) -> TreeShapExplainer | PredContribExplainer:
+        """TreeSHAP for all services: tarve's kernel, or ``pred_contrib`` as the fallback.
+
+        Built (trees read, tables precomputed, kernels compiled or loaded from numba's
+        disk cache) on first use; a served model is smoke-tested at load, so that is
+        before its first request. :meth:`prepare_explainer` builds it explicitly.
+        """
+        if self._explainer is None:
+            with self._explainer_lock:
+                if self._explainer is None:
+                    self._explainer = explainer_for([self.boosters[s] for s in self.services])
+        return self._explainer
+
+    def prepare_explainer(self) -> dict[str, Any]:
+        """Build the explainer now; returns :attr:`shap_info`."""
+        return self.explainer.describe()
+
+    @property
+    def shap_path(self) -> str:
+        """``"tarve-treeshap"`` (the kernel) or ``"lightgbm-pred-contrib"`` (fallback)."""
+        return self.explainer.path
+
+    @property
+    def shap_info(self) -> dict[str, Any]:
+        """Which TreeSHAP path is in use, with its load time and table memory."""
+        return self.explainer.describe()
+
+    def explain_matrix(
+        self, matrix: np.ndarray, *, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw scores and field contributions in one call.
+
+        Returns
+        -------
+        raw_scores : ndarray, shape (rows, services)
+            Bit-identical to :meth:`raw_scores` (the kernel sums the leaf values in
+            LightGBM's order), so calibrated probabilities do not change.
+        field_contributions, base_values
+            As :meth:`contributions`.
+        """
+        if self.explainer.path != KERNEL_PATH:
+            raw = self.raw_scores(matrix, num_threads=num_threads)
+            return (raw, *self.contributions(matrix, num_threads=num_threads))
+        contrib, raw = self.explainer.explain(matrix, num_threads=num_threads)
+        return raw, contrib[:, :, :-1] @ self._feature_to_field_matrix, contrib[:, :, -1]
+
     def contributions(
         self, matrix: np.ndarray, *, num_threads: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +186,9 @@ class ServiceNeedModel:
         base_values : ndarray, shape (rows, services)
             The expected raw score; ``base + contributions.sum(-1)`` equals the raw score.
         """
+        if self.explainer.path == KERNEL_PATH:
+            contrib = self.explainer.contributions(matrix, num_threads=num_threads)
+            return contrib[:, :, :-1] @ self._feature_to_field_matrix, contrib[:, :, -1]
         params: dict[str, Any] = {"num_threads": num_threads} if num_threads else {}
         rows, features = matrix.shape
         fields = self.encoder.feature_names

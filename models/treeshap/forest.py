@@ -1,0 +1,392 @@
+"""All services' trees in flat arrays, with what TreeSHAP needs precomputed per leaf.
+
+Path-dependent TreeSHAP (Lundberg et al. 2020, arXiv 1802.03888) gives each leaf ``l`` of
+value ``v`` a game over the ``d`` distinct features on its root-to-leaf path: feature
+``j`` has a *zero fraction* ``z_j`` (the product of the cover ratios of the path's
+splits on ``j``) and a *one fraction* ``o_j`` (1 when the row follows every split on
+``j`` along the path, else 0). Its Shapley values are
+
+    phi_j = v (o_j - z_j) sum_{S subset of P minus j} w(|S|, d) prod_{i in S} o_i
+            prod_{i not in S, i != j} z_i,      w(k, d) = k! (d-1-k)! / d!.
+
+Only the one fractions depend on the row, and they are bits: write ``H`` for the set of
+path features with ``o = 1`` ("hot") and ``C`` for the product of the ``z`` of the others
+("cold"). With ``G(M) = sum_k w(k, d) [t^k] prod_{i in M} (z_i + t)``,
+
+    phi_j = C (1 - z_j) v G(H minus j)   for a hot j,
+    phi_j = -C v G(H)                    for a cold j.
+
+``v G(M)`` for every subset ``M`` of a leaf's path features is a table of ``2**d``
+numbers that does not depend on the row (FastTreeSHAP v2's idea, arXiv 2109.09847,
+in this compact per-leaf form). Leaves with more distinct features than
+``table_limit``, or beyond the memory budget, keep no table: the kernel builds the
+polynomial of the hot features for them, ``O(d**2)`` per leaf.
+
+Everything else a row needs is structural and precomputed too: nodes renumbered so
+that a parent precedes its children (one forward pass propagates the hot-bit masks),
+each node's bit (the position of its feature among the distinct features of the path
+to it), each leaf's zero fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.treeshap.kernels import (
+    FLAG_CATEGORICAL,
+    FLAG_DEFAULT_LEFT,
+    FLAG_NAN_LEFT,
+    FLAG_ZERO_MISSING,
+    MODE_DIRECT,
+    MODE_SUBSETS,
+    MODE_VECTORS,
+    fill_tables,
+)
+from models.treeshap.trees import (
+    CATEGORICAL_MASK,
+    DEFAULT_LEFT_MASK,
+    MAX_UNIQUE_PATH_FEATURES,
+    MISSING_NAN,
+    MISSING_ZERO,
+    MSG_DEEP_PATH,
+    MSG_FEATURES,
+    BoosterTrees,
+    Tree,
+    UnsupportedModelError,
+)
+
+DEFAULT_VECTOR_LIMIT = 8
+"""Leaves with at most this many distinct path features keep every contribution vector."""
+DEFAULT_TABLE_LIMIT = 14
+"""Other leaves with at most this many keep ``v G(M)`` for every subset ``M``."""
+DEFAULT_TABLE_BUDGET_BYTES = 160 * 1024 * 1024
+"""Tables stop (largest leaves first lose theirs) when they would exceed this."""
+
+# tree_info columns
+TREE_SERVICE, TREE_NODE_START, TREE_NUM_NODES, TREE_LEAF_START, TREE_NUM_LEAVES = range(5)
+# leaf_info columns
+LEAF_DEPTH, LEAF_SLOT_START, LEAF_MODE, LEAF_TABLE_START = range(4)
+
+
+@dataclass(frozen=True)
+class FlatForest:
+    """The flat arrays the kernels read; see the module docstring."""
+
+    num_features: int
+    num_services: int
+    tree_info: np.ndarray  # int64 (trees, 7): service, nodes, leaves, vector ops (start, count)
+    node_feature: np.ndarray  # int32 (nodes,)
+    node_flags: np.ndarray  # int64 (nodes,): the bit of the feature on the path, flags
+    node_child: np.ndarray  # int32 (nodes, 2): left, right; leaves after the tree's nodes
+    node_cat: np.ndarray  # int32 (nodes, 2): bitset start and words (0, 0 if numerical)
+    node_threshold: np.ndarray  # float64 (nodes,)
+    cat_bits: np.ndarray  # uint32 (words,)
+    leaf_info: np.ndarray  # int64 (leaves, 4): depth, slot start, mode, table start
+    leaf_value: np.ndarray  # float64 (leaves,)
+    slot_feature: np.ndarray  # int32 (slots,)
+    slot_zero: np.ndarray  # float64 (slots,)
+    op_feature: np.ndarray  # int32 (ops,): vector-mode leaves, one op per path feature
+    op_index: np.ndarray  # int32 (ops,): tree-local leaf << 6 | slot
+    tables: np.ndarray  # float64 (table entries,)
+    weights: np.ndarray  # float64 (max_depth + 1, max_depth + 1): w(k, d) at [d, k]
+    base: np.ndarray  # float64 (services,): LightGBM's expected value, summed in its order
+    max_nodes: int
+    max_leaves: int
+    max_depth: int
+
+    @property
+    def scratch_sizes(self) -> tuple[int, int, int]:
+        """Mask slots (nodes + leaves), leaves and depth of the largest tree and path."""
+        return (self.max_nodes + self.max_leaves, self.max_leaves, self.max_depth)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Return the arrays in the order the kernels take them."""
+        return (
+            self.tree_info,
+            self.node_feature,
+            self.node_flags,
+            self.node_child,
+            self.node_cat,
+            self.node_threshold,
+            self.cat_bits,
+            self.leaf_info,
+            self.leaf_value,
+            self.slot_feature,
+            self.slot_zero,
+            self.op_feature,
+            self.op_index,
+            self.tables,
+            self.weights,
+            self.base,
+        )
+
+    @property
+    def table_bytes(self) -> int:
+        """Memory of all precomputed arrays (tables and per-leaf/per-node data)."""
+        return int(sum(array.nbytes for array in self.arrays()))
+
+    def leaves_by_mode(self) -> dict[str, int]:
+        """Count how many leaves use each way of computing (vectors, subsets, direct)."""
+        modes = self.leaf_info[:, LEAF_MODE]
+        return {
+            "vectors": int(np.sum(modes == MODE_VECTORS)),
+            "subsets": int(np.sum(modes == MODE_SUBSETS)),
+            "direct": int(np.sum(modes == MODE_DIRECT)),
+        }
+
+
+@dataclass
+class _TreeLayout:
+    order: list[int]  # internal nodes in preorder (old ids)
+    node_bit: list[int]  # per new node id
+    leaf_slots: list[list[tuple[int, float]]]  # per leaf: (feature, zero fraction) per slot
+
+
+def _layout(tree: Tree, tree_index: int) -> _TreeLayout:
+    left = tree.left_child.tolist()
+    right = tree.right_child.tolist()
+    feature = tree.split_feature.tolist()
+    internal = tree.internal_count.tolist()
+    leaf_count = tree.leaf_count.tolist()
+    order: list[int] = []
+    bit_of: dict[int, int] = {}
+    leaf_slots: list[list[tuple[int, float]]] = [[] for _ in range(tree.num_leaves)]
+    # (node, distinct path features so far, their zero fractions)
+    # Breadth first: a parent precedes its children, and the kernel's forward pass
+    # never stores a mask that the very next node loads (no store-to-load stall chain).
+    queue: deque[tuple[int, list[int], list[float]]] = deque([(0, [], [])])
+    while queue:
+        node, features, zeros = queue.popleft()
+        if node < 0:
+            leaf_slots[~node] = list(zip(features, zeros, strict=True))
+            continue
+        order.append(node)
+        split = feature[node]
+        if split in features:
+            slot = features.index(split)
+        else:
+            slot = len(features)
+            if slot >= MAX_UNIQUE_PATH_FEATURES:
+                raise UnsupportedModelError(
+                    MSG_DEEP_PATH.format(
+                        tree=tree_index, count=slot + 1, limit=MAX_UNIQUE_PATH_FEATURES
+                    )
+                )
+        bit_of[node] = slot
+        for child in (left[node], right[node]):
+            count = internal[child] if child >= 0 else leaf_count[~child]
+            ratio = count / internal[node]
+            child_features = list(features)
+            child_zeros = list(zeros)
+            if slot == len(features):
+                child_features.append(split)
+                child_zeros.append(ratio)
+            else:
+                child_zeros[slot] = ratio * child_zeros[slot]
+            queue.append((child, child_features, child_zeros))
+    return _TreeLayout(order=order, node_bit=[bit_of[n] for n in order], leaf_slots=leaf_slots)
+
+
+def shapley_weights(max_depth: int) -> np.ndarray:
+    """``w[d, k] = k! (d-1-k)! / d!`` for ``0 <= k < d <= max_depth``."""
+    weights = np.zeros((max_depth + 1, max_depth + 1))
+    for depth in range(1, max_depth + 1):
+        for size in range(depth):
+            weights[depth, size] = 1.0 / (depth * math.comb(depth - 1, size))
+    return weights
+
+
+def _node_flags(decision: int, threshold: float, bit: int) -> int:
+    """Return the kernel's per-node flags: the feature bit, where NaN and zero go."""
+    default_left = bool(decision & DEFAULT_LEFT_MASK)
+    if decision & CATEGORICAL_MASK:
+        return bit | FLAG_CATEGORICAL
+    missing = (decision >> 2) & 3
+    flags = bit | (FLAG_DEFAULT_LEFT if default_left else 0)
+    if missing == MISSING_ZERO:
+        flags |= FLAG_ZERO_MISSING
+    # NaN: the default way for missing types NaN and Zero (NaN reads as 0.0, a missing
+    # zero); for None it reads as 0.0 and meets the threshold.
+    nan_left = default_left if missing in (MISSING_NAN, MISSING_ZERO) else threshold >= 0.0
+    return flags | (FLAG_NAN_LEFT if nan_left else 0)
+
+
+def _choose_modes(
+    depths: np.ndarray, *, vector_limit: int, table_limit: int, budget_entries: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per leaf: mode and table start; small leaves first, within the budget."""
+    modes = np.full(len(depths), MODE_DIRECT, dtype=np.int64)
+    order = np.argsort(depths, kind="stable")
+    used = 0
+    for leaf in order.tolist():
+        depth = int(depths[leaf])
+        if depth < 1 or depth > table_limit or used + (1 << depth) > budget_entries:
+            break
+        modes[leaf] = MODE_SUBSETS
+        used += 1 << depth
+    for leaf in order.tolist():
+        depth = int(depths[leaf])
+        extra = (depth - 1) << depth
+        if depth > vector_limit or modes[leaf] != MODE_SUBSETS or used + extra > budget_entries:
+            break
+        modes[leaf] = MODE_VECTORS
+        used += extra
+    sizes = np.where(
+        modes == MODE_VECTORS,
+        depths << depths,
+        np.where(modes == MODE_SUBSETS, np.int64(1) << depths, 0),
+    )
+    starts = np.zeros(len(depths), dtype=np.int64)
+    if len(depths):
+        starts[1:] = np.cumsum(sizes)[:-1]
+    return modes, starts, int(sizes.sum())
+
+
+def _vector_ops(
+    leaf_info: np.ndarray, tree_info: np.ndarray, leaf_trees: np.ndarray, slot_features: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (feature, leaf << 6 | slot) ops of vector-mode leaves; fill tree_info[:, 5:]."""
+    vector = np.flatnonzero(leaf_info[:, LEAF_MODE] == MODE_VECTORS)
+    depths = leaf_info[vector, LEAF_DEPTH]
+    leaf_of_op = np.repeat(vector, depths)
+    first_op = np.repeat(np.cumsum(depths) - depths, depths)
+    slot_of_op = np.arange(len(leaf_of_op)) - first_op
+    features = np.array(slot_features, dtype=np.int64)
+    op_feature = features[leaf_info[leaf_of_op, LEAF_SLOT_START] + slot_of_op]
+    trees_of_op = leaf_trees[leaf_of_op] if len(leaf_of_op) else np.zeros(0, dtype=np.int64)
+    local_leaf = leaf_of_op - tree_info[trees_of_op, TREE_LEAF_START]
+    counts = np.bincount(trees_of_op, minlength=len(tree_info))
+    tree_info[:, 6] = counts
+    tree_info[:, 5] = np.cumsum(counts) - counts
+    return (
+        op_feature.astype(np.int32),
+        ((local_leaf << 6) | slot_of_op).astype(np.int32),
+    )
+
+
+def build_forest(
+    boosters: Sequence[BoosterTrees],
+    *,
+    vector_limit: int = DEFAULT_VECTOR_LIMIT,
+    table_limit: int = DEFAULT_TABLE_LIMIT,
+    table_budget_bytes: int = DEFAULT_TABLE_BUDGET_BYTES,
+) -> FlatForest:
+    """Flatten the boosters (one per service, in order) and precompute the leaf tables."""
+    counts = {b.num_features for b in boosters}
+    if len(counts) > 1:
+        raise UnsupportedModelError(MSG_FEATURES.format(counts=sorted(counts)))
+    num_features = counts.pop() if counts else 0
+    tree_rows: list[list[int]] = []
+    node_rows: list[list[int]] = []
+    cat_rows: list[list[int]] = []
+    thresholds: list[float] = []
+    cat_words: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # word 0: no category
+    cat_offset = 1
+    leaf_depths: list[int] = []
+    leaf_slot_starts: list[int] = []
+    leaf_values: list[float] = []
+    slot_features: list[int] = []
+    slot_zeros: list[float] = []
+    leaf_trees: list[int] = []
+    base = np.zeros(len(boosters))
+    max_nodes = max_leaves = max_depth = 1
+    for service, booster in enumerate(boosters):
+        for tree in booster.trees:
+            index = len(tree_rows)
+            base[service] += tree.expected_value()
+            tree_rows.append(
+                [service, len(node_rows), tree.num_leaves - 1, len(leaf_values), tree.num_leaves]
+            )
+            leaf_trees.extend([index] * tree.num_leaves)
+            max_leaves = max(max_leaves, tree.num_leaves)
+            max_nodes = max(max_nodes, tree.num_leaves - 1)
+            if tree.num_leaves == 1:
+                leaf_depths.append(0)
+                leaf_slot_starts.append(len(slot_features))
+                leaf_values.append(float(tree.leaf_value[0]))
+                continue
+            layout = _layout(tree, index)
+            new_id = {old: new for new, old in enumerate(layout.order)}
+            left = tree.left_child.tolist()
+            right = tree.right_child.tolist()
+            split = tree.split_feature.tolist()
+            decisions = tree.decision_type.tolist()
+            tree_thresholds = tree.threshold.tolist()
+            boundaries = tree.cat_boundaries.tolist()
+            bitset_start = cat_offset
+            cat_words.append(tree.cat_threshold)
+            cat_offset += len(tree.cat_threshold)
+            for new, old in enumerate(layout.order):
+                decision = decisions[old]
+                threshold = tree_thresholds[old]
+                cat_start = cat_count = 0
+                if decision & CATEGORICAL_MASK:
+                    cat_index = int(threshold)
+                    cat_count = boundaries[cat_index + 1] - boundaries[cat_index]
+                    if cat_count > 0:
+                        cat_start = bitset_start + boundaries[cat_index]
+                nodes = tree.num_leaves - 1
+                node_rows.append(
+                    [
+                        split[old],
+                        new_id[left[old]] if left[old] >= 0 else nodes + ~left[old],
+                        new_id[right[old]] if right[old] >= 0 else nodes + ~right[old],
+                        _node_flags(decision, threshold, layout.node_bit[new]),
+                    ]
+                )
+                cat_rows.append([cat_start, cat_count])
+                thresholds.append(threshold)
+            for leaf, slots in enumerate(layout.leaf_slots):
+                leaf_depths.append(len(slots))
+                leaf_slot_starts.append(len(slot_features))
+                leaf_values.append(float(tree.leaf_value[leaf]))
+                max_depth = max(max_depth, len(slots))
+                for feature, zero in slots:
+                    slot_features.append(feature)
+                    slot_zeros.append(zero)
+    depths = np.array(leaf_depths, dtype=np.int64)
+    modes, starts, total = _choose_modes(
+        depths,
+        vector_limit=vector_limit,
+        table_limit=table_limit,
+        budget_entries=table_budget_bytes // 8,
+    )
+    leaf_info = np.stack([depths, np.array(leaf_slot_starts, dtype=np.int64), modes, starts], 1)
+    weights = shapley_weights(max_depth)
+    leaf_value = np.array(leaf_values, dtype=np.float64)
+    slot_zero = np.array(slot_zeros, dtype=np.float64)
+    tables = np.zeros(total)
+    table_depth = int(depths[modes != MODE_DIRECT].max()) if np.any(modes != MODE_DIRECT) else 0
+    fill_tables(leaf_info, leaf_value, slot_zero, weights, tables, table_depth)
+    tree_info = np.zeros((len(tree_rows), 7), dtype=np.int64)
+    if tree_rows:
+        tree_info[:, :5] = np.array(tree_rows, dtype=np.int64)
+    op_features, op_indexes = _vector_ops(leaf_info, tree_info, np.array(leaf_trees), slot_features)
+    return FlatForest(
+        num_features=num_features,
+        num_services=len(boosters),
+        tree_info=tree_info,
+        node_feature=np.array([r[0] for r in node_rows], dtype=np.int32),
+        node_flags=np.array([r[3] for r in node_rows], dtype=np.int64),
+        node_child=np.array([r[1:3] for r in node_rows], dtype=np.int32).reshape(-1, 2),
+        node_cat=np.array(cat_rows, dtype=np.int32).reshape(-1, 2),
+        node_threshold=np.array(thresholds, dtype=np.float64),
+        cat_bits=np.concatenate(cat_words).astype(np.uint32),
+        leaf_info=np.ascontiguousarray(leaf_info),
+        leaf_value=leaf_value,
+        slot_feature=np.array(slot_features, dtype=np.int32),
+        slot_zero=slot_zero,
+        op_feature=op_features,
+        op_index=op_indexes,
+        tables=tables,
+        weights=weights,
+        base=base,
+        max_nodes=max_nodes,
+        max_leaves=max_leaves,
+        max_depth=max_depth,
+    )

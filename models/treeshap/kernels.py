@@ -1,0 +1,404 @@
+"""The numba kernels: leaf tables at load, then contributions and raw scores per row.
+
+Compiled with ``cache=True`` (machine code kept on disk next to this module, or in
+numba's user cache), so a process pays the compilation once per machine and version;
+:class:`models.treeshap.TreeShapExplainer` triggers it when the model loads.
+
+Row semantics follow LightGBM exactly (``include/LightGBM/tree.h``):
+
+- a dense row value with ``|x| <= kZeroThreshold`` (``1e-35f``) is read as 0.0;
+- numerical split: NaN becomes 0.0 unless the missing type is NaN; a missing value
+  (zero for missing type Zero, NaN for missing type NaN) goes the default way; else
+  ``x <= threshold`` goes left. The forest precomputes, per node, where NaN goes and
+  whether zero is "missing", so the kernel needs one comparison and two rare tests;
+- categorical split: NaN, negative and too large values go right; otherwise the
+  value truncated to an integer goes left when its bit is set in the node's bitset.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+K_ZERO_THRESHOLD = float(np.float32(1e-35))
+INT_LIMIT = 2147483648.0
+FULL_MASK = -1  # int64 with every bit set: no path feature made cold yet
+
+CODE_NONE = 1 << 40  # category code of a value that goes right at every categorical split
+
+# node flags: the feature's bit on the path (low 6 bits) and these
+BIT_MASK = 63
+CATEGORICAL_SHIFT, NAN_LEFT_SHIFT, ZERO_MISSING_SHIFT, DEFAULT_LEFT_SHIFT = 8, 9, 10, 11
+FLAG_CATEGORICAL = 1 << CATEGORICAL_SHIFT
+FLAG_NAN_LEFT = 1 << NAN_LEFT_SHIFT
+FLAG_ZERO_MISSING = 1 << ZERO_MISSING_SHIFT
+FLAG_DEFAULT_LEFT = 1 << DEFAULT_LEFT_SHIFT
+
+# leaf modes (leaf_info column 2)
+MODE_DIRECT = 0  # no table: polynomial of the hot features, O(d**2)
+MODE_SUBSETS = 1  # v G(M) for every subset M: 2**d numbers, d + 1 look-ups
+MODE_VECTORS = 2  # every slot's contribution for every hot set: d * 2**d numbers
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_tables(
+    leaf_info: np.ndarray,
+    leaf_value: np.ndarray,
+    slot_zero: np.ndarray,
+    weights: np.ndarray,
+    tables: np.ndarray,
+    max_depth: int,
+) -> None:  # pragma: no cover - compiled
+    """Fill each leaf's table (see ``forest``): ``v G(M)``, or the contribution vectors."""
+    polys = np.zeros(((1 << max_depth), max_depth + 1))
+    sizes = np.zeros(1 << max_depth, dtype=np.int64)
+    subsets = np.zeros(1 << max_depth)
+    for leaf in range(leaf_info.shape[0]):
+        depth = leaf_info[leaf, 0]
+        slot_start = leaf_info[leaf, 1]
+        mode = leaf_info[leaf, 2]
+        start = leaf_info[leaf, 3]
+        if mode == MODE_DIRECT:
+            continue
+        value = leaf_value[leaf]
+        polys[0, 0] = 1.0
+        sizes[0] = 0
+        subsets[0] = value * weights[depth, 0]
+        for subset in range(1, 1 << depth):
+            low = subset & -subset
+            previous = subset ^ low
+            bit = 0
+            while (1 << bit) != low:
+                bit += 1
+            zero = slot_zero[slot_start + bit]
+            size = sizes[previous] + 1
+            sizes[subset] = size
+            # (previous polynomial) * (zero + t)
+            polys[subset, size] = polys[previous, size - 1]
+            for k in range(size - 1, 0, -1):
+                polys[subset, k] = polys[previous, k] * zero + polys[previous, k - 1]
+            polys[subset, 0] = polys[previous, 0] * zero
+            total = 0.0
+            for k in range(size + 1):
+                total += weights[depth, k] * polys[subset, k]
+            subsets[subset] = value * total
+        if mode == MODE_SUBSETS:
+            for subset in range(1 << depth):
+                tables[start + subset] = subsets[subset]
+            continue
+        for hot in range(1 << depth):
+            cold_product = 1.0
+            for j in range(depth):
+                if not (hot >> j) & 1:
+                    cold_product *= slot_zero[slot_start + j]
+            for j in range(depth):
+                if (hot >> j) & 1:
+                    entry = (
+                        cold_product * (1.0 - slot_zero[slot_start + j]) * subsets[hot ^ (1 << j)]
+                    )
+                else:
+                    entry = -cold_product * subsets[hot]
+                tables[start + hot * depth + j] = entry
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _leaf_without_vectors(
+    contrib: np.ndarray,
+    hot: int,
+    depth: int,
+    slots: int,
+    mode: int,
+    start: int,
+    value: float,
+    slot_feature: np.ndarray,
+    slot_zero: np.ndarray,
+    tables: np.ndarray,
+    weights: np.ndarray,
+    poly: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """One leaf's contributions from its subset table, or from the hot polynomial."""
+    cold_product = 1.0
+    for j in range(depth):
+        if not (hot >> j) & 1:
+            cold_product *= slot_zero[slots + j]
+    if mode == MODE_SUBSETS:
+        cold_value = -cold_product * tables[start + hot]
+        for j in range(depth):
+            if (hot >> j) & 1:
+                contrib[slot_feature[slots + j]] += (
+                    cold_product
+                    * (1.0 - slot_zero[slots + j])
+                    * tables[start + (hot ^ (np.int64(1) << j))]
+                )
+            else:
+                contrib[slot_feature[slots + j]] += cold_value
+        return
+    # MODE_DIRECT: the polynomial prod over hot j of (z_j + t), then G.
+    size = 0
+    poly[0] = 1.0
+    for j in range(depth):
+        if (hot >> j) & 1:
+            zero = slot_zero[slots + j]
+            size += 1
+            poly[size] = poly[size - 1]
+            for k in range(size - 1, 0, -1):
+                poly[k] = poly[k] * zero + poly[k - 1]
+            poly[0] = poly[0] * zero
+    total = 0.0
+    for k in range(size + 1):
+        total += weights[depth, k] * poly[k]
+    cold_value = -cold_product * value * total
+    for j in range(depth):
+        if (hot >> j) & 1:
+            # divide by (z_j + t), from the top coefficient down, into G(H - j)
+            zero = slot_zero[slots + j]
+            quotient = poly[size]
+            unwound = weights[depth, size - 1] * quotient
+            for k in range(size - 1, 0, -1):
+                quotient = poly[k] - zero * quotient
+                unwound += weights[depth, k - 1] * quotient
+            contrib[slot_feature[slots + j]] += cold_product * (1.0 - zero) * value * unwound
+        else:
+            contrib[slot_feature[slots + j]] += cold_value
+
+
+@numba.njit(cache=True, nogil=True)
+def explain_one(
+    row: np.ndarray,
+    out: np.ndarray,
+    raw: np.ndarray,
+    masks: np.ndarray,
+    entries: np.ndarray,
+    poly: np.ndarray,
+    features: np.ndarray,
+    codes: np.ndarray,
+    tree_info: np.ndarray,
+    node_feature: np.ndarray,
+    node_flags: np.ndarray,
+    node_child: np.ndarray,
+    node_cat: np.ndarray,
+    node_threshold: np.ndarray,
+    cat_bits: np.ndarray,
+    leaf_info: np.ndarray,
+    leaf_value: np.ndarray,
+    slot_feature: np.ndarray,
+    slot_zero: np.ndarray,
+    op_feature: np.ndarray,
+    op_index: np.ndarray,
+    tables: np.ndarray,
+    weights: np.ndarray,
+    base: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Contributions ``out`` (services, features + 1) and raw scores ``raw`` of one row.
+
+    ``out`` and ``raw`` are overwritten; ``masks`` (nodes + leaves of the largest
+    tree), ``entries`` (leaves), ``poly`` (depth + 2) and ``features``/``codes``
+    (3 x features, features) are scratch.
+
+    The node pass is branch-free (a data-dependent branch per node costs more than the
+    node itself): the decision is bit arithmetic on per-row feature facts (NaN, zero,
+    category code) and per-node flags.
+    """
+    num_features = row.shape[0]
+    for f in range(num_features):
+        value = row[f]
+        if abs(value) <= K_ZERO_THRESHOLD:
+            value = 0.0
+        features[0, f] = value
+        features[1, f] = 1.0 if value != value else 0.0
+        features[2, f] = 1.0 if value == 0.0 else 0.0
+        # categorical: NaN, negative (after truncation) or beyond int go right
+        codes[f] = np.int64(value) if -1.0 < value < INT_LIMIT else CODE_NONE
+    out[:, :] = 0.0
+    raw[:] = 0.0
+    for tree in range(tree_info.shape[0]):
+        service = tree_info[tree, 0]
+        node_start = tree_info[tree, 1]
+        num_nodes = tree_info[tree, 2]
+        leaf_start = tree_info[tree, 3]
+        num_leaves = tree_info[tree, 4]
+        if num_leaves == 1:
+            raw[service] += leaf_value[leaf_start]
+            continue
+        # Forward pass (parents first): the hot child keeps the mask, the cold child
+        # loses the bit of the node's feature. masks[num_nodes + leaf] are the leaves'.
+        masks[0] = FULL_MASK
+        for local in range(num_nodes):
+            node = node_start + local
+            feature = node_feature[node]
+            flags = node_flags[node]
+            value = features[0, feature]
+            below = np.int64(value <= node_threshold[node])
+            is_nan = np.int64(features[1, feature])
+            is_zero = np.int64(features[2, feature]) & ((flags >> ZERO_MISSING_SHIFT) & 1)
+            left = below ^ ((below ^ ((flags >> DEFAULT_LEFT_SHIFT) & 1)) & -is_zero)
+            left = left ^ ((left ^ ((flags >> NAN_LEFT_SHIFT) & 1)) & -is_nan)
+            code = codes[feature]
+            word = code >> 5
+            in_bitset = np.int64(word < node_cat[node, 1])
+            bits = np.int64(cat_bits[node_cat[node, 0] + word * in_bitset])
+            in_category = (bits >> (code & 31)) & in_bitset
+            categorical = (flags >> CATEGORICAL_SHIFT) & 1
+            left = left ^ ((left ^ in_category) & -categorical)
+            bit = np.int64(1) << (flags & BIT_MASK)
+            mask = masks[local]
+            masks[node_child[node, 0]] = mask & ~(bit & -(left ^ 1))
+            masks[node_child[node, 1]] = mask & ~(bit & -left)
+        contrib = out[service]
+        for local in range(num_leaves):
+            leaf = leaf_start + local
+            mask = masks[num_nodes + local]
+            if mask == FULL_MASK:
+                raw[service] += leaf_value[leaf]
+            depth = leaf_info[leaf, 0]
+            mode = leaf_info[leaf, 2]
+            start = leaf_info[leaf, 3]
+            hot = mask & ((np.int64(1) << depth) - 1)
+            if mode == MODE_VECTORS:
+                entries[local] = start + hot * depth
+                continue
+            _leaf_without_vectors(
+                contrib,
+                hot,
+                depth,
+                leaf_info[leaf, 1],
+                mode,
+                start,
+                leaf_value[leaf],
+                slot_feature,
+                slot_zero,
+                tables,
+                weights,
+                poly,
+            )
+        # Leaves with contribution vectors: one flat stream of (feature, entry) pairs.
+        for op in range(tree_info[tree, 5], tree_info[tree, 5] + tree_info[tree, 6]):
+            index = op_index[op]
+            contrib[op_feature[op]] += tables[entries[index >> 6] + (index & 63)]
+    for service in range(base.shape[0]):
+        out[service, num_features] = base[service]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def explain_block(
+    rows: np.ndarray,
+    out: np.ndarray,
+    raw: np.ndarray,
+    chunks: int,
+    max_masks: int,
+    max_leaves: int,
+    max_depth: int,
+    tree_info: np.ndarray,
+    node_feature: np.ndarray,
+    node_flags: np.ndarray,
+    node_child: np.ndarray,
+    node_cat: np.ndarray,
+    node_threshold: np.ndarray,
+    cat_bits: np.ndarray,
+    leaf_info: np.ndarray,
+    leaf_value: np.ndarray,
+    slot_feature: np.ndarray,
+    slot_zero: np.ndarray,
+    op_feature: np.ndarray,
+    op_index: np.ndarray,
+    tables: np.ndarray,
+    weights: np.ndarray,
+    base: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """:func:`explain_one` for every row, ``chunks`` contiguous row ranges in parallel."""
+    num_rows = rows.shape[0]
+    for chunk in numba.prange(chunks):
+        begin = chunk * num_rows // chunks
+        end = (chunk + 1) * num_rows // chunks
+        masks = np.empty(max_masks, dtype=np.int64)
+        entries = np.empty(max_leaves, dtype=np.int64)
+        poly = np.empty(max_depth + 2)
+        features = np.empty((3, rows.shape[1]))
+        codes = np.empty(rows.shape[1], dtype=np.int64)
+        for row in range(begin, end):
+            explain_one(
+                rows[row],
+                out[row],
+                raw[row],
+                masks,
+                entries,
+                poly,
+                features,
+                codes,
+                tree_info,
+                node_feature,
+                node_flags,
+                node_child,
+                node_cat,
+                node_threshold,
+                cat_bits,
+                leaf_info,
+                leaf_value,
+                slot_feature,
+                slot_zero,
+                op_feature,
+                op_index,
+                tables,
+                weights,
+                base,
+            )
+
+
+@numba.njit(cache=True, nogil=True)
+def explain_block_serial(
+    rows: np.ndarray,
+    out: np.ndarray,
+    raw: np.ndarray,
+    max_masks: int,
+    max_leaves: int,
+    max_depth: int,
+    tree_info: np.ndarray,
+    node_feature: np.ndarray,
+    node_flags: np.ndarray,
+    node_child: np.ndarray,
+    node_cat: np.ndarray,
+    node_threshold: np.ndarray,
+    cat_bits: np.ndarray,
+    leaf_info: np.ndarray,
+    leaf_value: np.ndarray,
+    slot_feature: np.ndarray,
+    slot_zero: np.ndarray,
+    op_feature: np.ndarray,
+    op_index: np.ndarray,
+    tables: np.ndarray,
+    weights: np.ndarray,
+    base: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """:func:`explain_one` for every row, in the calling thread."""
+    masks = np.empty(max_masks, dtype=np.int64)
+    entries = np.empty(max_leaves, dtype=np.int64)
+    poly = np.empty(max_depth + 2)
+    features = np.empty((3, rows.shape[1]))
+    codes = np.empty(rows.shape[1], dtype=np.int64)
+    for row in range(rows.shape[0]):
+        explain_one(
+            rows[row],
+            out[row],
+            raw[row],
+            masks,
+            entries,
+            poly,
+            features,
+            codes,
+            tree_info,
+            node_feature,
+            node_flags,
+            node_child,
+            node_cat,
+            node_threshold,
+            cat_bits,
+            leaf_info,
+            leaf_value,
+            slot_feature,
+            slot_zero,
+            op_feature,
+            op_index,
+            tables,
+            weights,
+            base,
+        )
