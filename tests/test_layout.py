@@ -12,6 +12,7 @@ FORBIDDEN = {
     "models": {"training", "service", "fairness"},
     "service": {"training"},
     "fairness": {"training", "service"},
+    "scoring": {"training", "service", "fairness"},
 }
 
 
@@ -39,5 +40,5 @@ def test_package_respects_dependency_rule(package: str) -> None:
 def test_top_level_layout_is_complete() -> None:
     for name in ("pyproject.toml", "README.md", "Makefile", "docker-compose.yml", ".ci/run"):
         assert (ROOT / name).is_file(), name
-    for name in ("service", "training", "models", "fairness", "tests", "bench", "docs"):
+    for name in ("service", "training", "models", "fairness", "scoring", "tests", "bench", "docs"):
         assert (ROOT / name).is_dir(), name

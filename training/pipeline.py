@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from models.calibration import IdentityCalibrator
+from models.drift import ReferenceProfile, build_reference, write_reference
 from models.features import FeatureEncoder
 from models.model import ServiceNeedModel
 from models.schema import Schema, load_schema
@@ -159,6 +160,7 @@ def _train(
 
     with reporter.step("validate"):
         frame, profile = load_training_frame(data, schema=schema)
+        feed_reference = build_reference(frame, schema)
     with reporter.step("split"):
         split = split_rows(frame, schema=schema, config=config.split)
     reporter.note(f"  {split.method}: " + ", ".join(f"{k} {v:,}" for k, v in split.sizes().items()))
@@ -336,7 +338,7 @@ def _train(
     headline["mean_roc_auc"] = float(np.mean([auc for auc in aucs if auc is not None]))
     model.metadata["metrics"] = headline
     with reporter.step("write model artifact"):
-        files = _write_artifacts(result, profile)
+        files = _write_artifacts(result, profile, feed_reference)
     if run is None:
         return result
 
@@ -393,7 +395,9 @@ def _train(
     return result
 
 
-def _write_artifacts(result: TrainResult, profile: dict[str, Any]) -> dict[str, list[Path]]:
+def _write_artifacts(
+    result: TrainResult, profile: dict[str, Any], feed_reference: ReferenceProfile
+) -> dict[str, list[Path]]:
     """Write the artifact directory (model, reports, card); return files to log by folder."""
     model = result.model
     directory = result.artifact_dir
@@ -401,6 +405,8 @@ def _write_artifacts(result: TrainResult, profile: dict[str, Any]) -> dict[str, 
     evaluation_files = list(write_report(result.report, directory))
     profile_path = directory / DATA_PROFILE
     profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")
+    # The feed guard's reference travels with the model (tarve score checks extracts with it).
+    reference_path = write_reference(feed_reference, directory)
     fairness_files = result.fairness.write(directory) if result.fairness else []
     card = render_model_card(
         schema=model.schema,
@@ -416,6 +422,6 @@ def _write_artifacts(result: TrainResult, profile: dict[str, Any]) -> dict[str, 
     return {
         "evaluation": evaluation_files,
         "": [card_path],
-        "data": [profile_path],
+        "data": [profile_path, reference_path],
         "fairness": fairness_files,
     }
