@@ -60,6 +60,8 @@ class FeedRefused(Exception):
     def __init__(self, report: DriftReport | None, reason: str | None = None) -> None:
         self.report = report
         self.reason = reason
+        self.fingerprint: str | None = None
+        self.rows: int | None = None
         super().__init__(reason or "the feed guard refused the extract")
 
 
@@ -241,7 +243,11 @@ def check_extract(
         assert accumulator is not None
         return compare_profiles(reference, accumulator.observed, policy)
 
-    report, problem = guard_verdict(handle, observed, accept_drift=options.accept_drift)
+    try:
+        report, problem = guard_verdict(handle, observed, accept_drift=options.accept_drift)
+    except FeedRefused as refused:
+        refused.fingerprint, refused.rows = fingerprint, validation.rows
+        raise
     return CheckOutcome(
         rows=validation.rows,
         fingerprint=fingerprint,

@@ -4,16 +4,18 @@ One row per client per recommendation call (a batch writes one per client) and p
 feedback call, plus rows for governance actions (model reloads, key changes) and for
 auditors' reads of the log itself. A row holds the time, the caller's key name and
 role, the endpoint, the client reference, the model name and version, the services
-marked "recommended", the data sources read and the request id. Never the profile,
+marked "recommended", the data sources read and the request id; a batch run
+(``tarve score``) writes one row with ``details``: the extract's fingerprint, the row
+count and the feed guard's outcome. Never the profile,
 never an identity code (requests holding one are refused before they get here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ class AuditRecord:
     model_version: str | None = None
     services: Sequence[str] = field(default_factory=tuple)
     sources_used: Sequence[str] = field(default_factory=tuple)
+    details: Mapping[str, Any] | None = None
 
 
 _INSERT = insert(cast(Table, AuditLogEntry.__table__))
@@ -70,6 +73,7 @@ def _rows(principal: Principal, records: Sequence[AuditRecord]) -> list[dict[str
             "services": list(record.services),
             "sources_used": list(record.sources_used),
             "request_id": record.request_id,
+            "details": None if record.details is None else dict(record.details),
         }
         for record in records
     ]

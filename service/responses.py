@@ -145,6 +145,9 @@ class AuditLogEntryOut(BaseModel):
     services: list[str]
     sources_used: list[str]
     request_id: str
+    details: dict[str, Any] | None = Field(
+        default=None, description="A batch run's extract fingerprint, rows, feed-guard outcome."
+    )
 
 
 class AuditLogPage(BaseModel):
