@@ -122,6 +122,10 @@ class ModelResponse(BaseModel):
     schema_fingerprint: str
     model_schema: dict[str, Any] = Field(alias="schema", description="The input schema.")
     metadata: dict[str, Any]
+    drift: dict[str, Any] | None = Field(
+        default=None,
+        description="The feed guard on the rolling window of served profiles (latest summary).",
+    )
 
     model_config = {"populate_by_name": True}
 
