@@ -75,6 +75,17 @@ class _Merged:
         )
 
 
+def id_hashes(frame: pd.DataFrame, schema: Schema) -> np.ndarray | None:
+    """64-bit hashes of the client references (0 where missing), or None without ids."""
+    id_column = schema.id_column
+    if id_column is None or id_column not in frame.columns:
+        return None
+    ids = frame[id_column]
+    present = ids.notna().to_numpy(dtype=bool)
+    hashes = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object))
+    return np.where(present, hashes, np.uint64(0))
+
+
 class ChunkedValidation:
     """Validate chunks one after another; then :meth:`result` for the whole extract.
 
@@ -98,13 +109,21 @@ class ChunkedValidation:
     def add(self, frame: pd.DataFrame, *, offset: int) -> pd.DataFrame | None:
         """Validate one chunk (rows ``offset + 1 ...``); its canonical frame if it is clean."""
         result = validate_frame(frame, self.schema, require_labels=False)
+        clean = self.add_result(result, id_hashes(frame, self.schema), offset=offset)
+        return result.frame if clean else None
+
+    def add_result(
+        self, result: ValidationResult, hashes: np.ndarray | None, *, offset: int
+    ) -> bool:
+        """Merge one chunk's validation (done here or on a Dask worker); True if clean."""
+        rows = result.profile.rows
         first = self.rows == 0 and not self._order and not self._structural
-        self.rows += len(frame)
+        self.rows += rows
         self.columns = result.profile.columns
         if first:
             self._ignored = list(result.profile.ignored_columns)
         for name, share in result.profile.missing_share.items():
-            self._missing[name] = self._missing.get(name, 0) + round(share * len(frame))
+            self._missing[name] = self._missing.get(name, 0) + round(share * rows)
         clean = True
         for problem in result.problems:
             if problem.kind == ProblemKind.DUPLICATE_ID:
@@ -124,13 +143,9 @@ class ChunkedValidation:
                 self._order.append(key)
             else:
                 merged.add(problem, offset)
-        id_column = self.schema.id_column
-        if id_column is not None and id_column in frame.columns:
-            ids = frame[id_column]
-            present = ids.notna().to_numpy(dtype=bool)
-            hashes = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object))
-            self._id_hashes.append(np.where(present, hashes, 0))
-        return result.frame if clean else None
+        if hashes is not None:
+            self._id_hashes.append(hashes)
+        return clean
 
     def _duplicate_ids(self) -> Problem | None:
         if not self._id_hashes or self.schema.id_column is None:

@@ -71,6 +71,14 @@ class PartWriter:
         atomic_write_text(manifest, json.dumps({"run": run_key}, indent=1, sort_keys=True))
         self.resumed = sorted(self._finished()) if same_run else []
 
+    @classmethod
+    def attach(cls, directory: Path) -> PartWriter:
+        """The parts directory of a running job, as a worker sees it (nothing is removed)."""
+        writer = cls.__new__(cls)
+        writer.directory = directory
+        writer.resumed = []
+        return writer
+
     def _part(self, index: int) -> Path:
         return self.directory / f"part-{index:06d}.parquet"
 
