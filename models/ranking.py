@@ -89,7 +89,7 @@ def consent_flags(model: ServiceNeedModel, frame: pd.DataFrame) -> dict[str, np.
 
 
 def _rule_codes(values: pd.Series, spec: FieldSpec) -> np.ndarray:
-    """A canonical column as float64 codes (category index, 0/1, days; NaN missing)."""
+    """Turn a canonical column into float64 codes (category index, 0/1, days; NaN missing)."""
     if spec.type == "category":
         mapping = {category: float(code) for code, category in enumerate(spec.categories or [])}
         return np.asarray(pd.to_numeric(values.map(mapping), errors="coerce"), dtype=np.float64)
@@ -102,7 +102,7 @@ def _rule_codes(values: pd.Series, spec: FieldSpec) -> np.ndarray:
 
 
 def _rule_value(code: float, spec: FieldSpec) -> Any:
-    """The value a request would carry for a code (None for missing)."""
+    """Return the value a request would carry for a code (None for missing)."""
     if math.isnan(code):
         return None
     if spec.type == "category":
@@ -165,14 +165,16 @@ def eligibility(
     return result
 
 
-def encode(model: ServiceNeedModel, frame: pd.DataFrame, granted: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The model matrix of a canonical frame, fields of sources not consented to missing."""
+def encode(
+    model: ServiceNeedModel, frame: pd.DataFrame, granted: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Encode a canonical frame; fields of sources not consented to are missing."""
     matrix = model.encoder.encode_frame(frame)
     for source, consented in granted.items():
         columns = [i for i, spec in enumerate(model.encoder.fields) if spec.source == source]
         if columns and not consented.all():
             refused = np.flatnonzero(~consented)
-            matrix[np.ix_(refused, columns)] = np.nan
+            matrix[np.ix_(refused, np.asarray(columns, dtype=np.int64))] = np.nan
     return matrix
 
 

@@ -56,7 +56,7 @@ _MODELS: dict[str, ServiceNeedModel] = {}
 
 
 def artifact_files(directory: Path) -> dict[str, bytes]:
-    """The model artifact's files (text and JSON), to ship to workers."""
+    """Read the model artifact's files (text and JSON), to ship to workers."""
     return {
         str(path.relative_to(directory)): path.read_bytes()
         for path in sorted(directory.rglob("*"))
@@ -65,7 +65,7 @@ def artifact_files(directory: Path) -> dict[str, bytes]:
 
 
 def worker_model(files: dict[str, bytes]) -> ServiceNeedModel:
-    """The model on a worker, written to a private directory and loaded once per process."""
+    """Load the model on a worker (written to a private directory, once per process)."""
     digest = hashlib.sha256(b"".join(k.encode() + v for k, v in sorted(files.items()))).hexdigest()
     model = _MODELS.get(digest)
     if model is None:
@@ -221,7 +221,9 @@ def score_on_dask(
         schema = handle.model.schema
         frame = _read(data)
         reference_json = handle.reference.model_dump_json() if handle.reference else None
-        check_meta = pd.DataFrame({"number": pd.Series([], dtype=int), "payload": pd.Series([], dtype=object)})
+        check_meta = pd.DataFrame(
+            {"number": pd.Series([], dtype=int), "payload": pd.Series([], dtype=object)}
+        )
         checked = (
             frame.map_partitions(_check_partition, files, reference_json, meta=check_meta)
             .compute()
@@ -235,7 +237,9 @@ def score_on_dask(
             validation.add_result(result, payload["hashes"], offset=offset)
             offset += result.profile.rows
             if payload["observed"] is not None:
-                observed = payload["observed"] if observed is None else observed.merge(payload["observed"])
+                observed = (
+                    payload["observed"] if observed is None else observed.merge(payload["observed"])
+                )
         outcome = validation.result()
         if not outcome.ok:
             raise ExtractValidationError(outcome, source=data)
@@ -256,13 +260,20 @@ def score_on_dask(
             rows=validation.rows,
             fingerprint=fingerprint,
             report=report,
-            accepted_reason=options.accept_drift if (problem or not report or not report.passed) else None,
+            accepted_reason=options.accept_drift
+            if (problem or not report or not report.passed)
+            else None,
             problem=problem,
         )
         out.parent.mkdir(parents=True, exist_ok=True)
         writer = PartWriter(
             out,
-            run_key={"extract": fingerprint, "model": handle.describe(), **options.key(), "dask": True},
+            run_key={
+                "extract": fingerprint,
+                "model": handle.describe(),
+                **options.key(),
+                "dask": True,
+            },
             resume=options.resume,
         )
         parts = out.with_name(out.name + PARTS_SUFFIX)
@@ -296,7 +307,9 @@ def score_on_dask(
         output_format="parquet-dataset",
         rows=check.rows,
         output_rows=int(np.sum([c.clients for c in totals.values()]) // max(len(totals), 1))
-        * (options.top_k or len(services)) if totals else 0,
+        * (options.top_k or len(services))
+        if totals
+        else 0,
         model=handle.describe(),
         extract={"path": str(data), "fingerprint": fingerprint, "rows": check.rows},
         feed_guard=check.guard_summary(),

@@ -117,7 +117,9 @@ class OutputBuilder:
         texts = []
         for combination in range(1 << len(self.consent_sources)):
             granted = [s for b, s in enumerate(self.consent_sources) if combination >> b & 1]
-            used = [s for s in self.model.schema.sources if s in self.always_sources or s in granted]
+            used = [
+                s for s in self.model.schema.sources if s in self.always_sources or s in granted
+            ]
             texts.append(",".join(used))
         return code, pa.array(texts, pa.string())
 
@@ -157,7 +159,9 @@ class OutputBuilder:
                 value = self.model.encoder.decode_value(
                     spec.name, math.nan if code == _MISSING_CODE else code
                 )
-                text = reason_text(spec, value, bool(up), self.need_phrases[int(service)], self.lang)
+                text = reason_text(
+                    spec, value, bool(up), self.need_phrases[int(service)], self.lang
+                )
                 self._sentences[key] = text
             texts.append(text)
         return pa.array(texts, pa.string()).take(pa.array(inverse.reshape(-1)))
@@ -194,10 +198,8 @@ class OutputBuilder:
         return pa.ListArray.from_arrays(pa.array(offsets), children, type=pa.list_(REASON_TYPE))
 
     # -- the table ------------------------------------------------------------------------
-    def table(
-        self, client_refs: np.ndarray, ranked: RankedFrame, *, explain: bool
-    ) -> pa.Table:
-        """The output rows of one chunk (see the module docstring)."""
+    def table(self, client_refs: np.ndarray, ranked: RankedFrame, *, explain: bool) -> pa.Table:
+        """Build the output rows of one chunk (see the module docstring)."""
         rows = len(client_refs)
         order = ranked.order[:, : self.keep]
         flat = order.reshape(-1).astype(np.int32)
@@ -239,7 +241,7 @@ class OutputBuilder:
 
 
 def text_columns(table: pa.Table) -> pa.Table:
-    """The table for CSV: dictionary columns as text, ``reasons`` as the API's JSON array."""
+    """Prepare a table for CSV: dictionary columns as text, ``reasons`` as JSON text."""
     for position, column in enumerate(table.schema):
         if pa.types.is_dictionary(column.type):
             table = table.set_column(

@@ -24,7 +24,7 @@ class RowsPerSecondColumn(ProgressColumn):
     """Throughput in rows per second."""
 
     def render(self, task: Task) -> Text:
-        """The task's speed as text."""
+        """Render the task's speed (rows done / time elapsed)."""
         elapsed = task.finished_time if task.finished else task.elapsed
         if not elapsed or not task.completed:
             return Text("-- rows/s", style="cyan")
@@ -46,7 +46,7 @@ class RichProgress:
         self._task: Any = None
 
     def callbacks(self) -> ProgressCallbacks:
-        """The callbacks for :func:`scoring.score_extract`."""
+        """Return the callbacks for :func:`scoring.score_extract`."""
         return ProgressCallbacks(start=self.start, advance=self.advance, stop=self.stop)
 
     def start(self, description: str, total: int | None) -> None:

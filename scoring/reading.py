@@ -103,13 +103,13 @@ class ExtractChunks:
         return header
 
     def rows(self) -> int | None:
-        """The number of data rows when known without reading (Parquet), else None."""
+        """Return the number of data rows when known without reading (Parquet), else None."""
         if self.format == "parquet":
             return int(pq.ParquetFile(self.path).metadata.num_rows)
         return None
 
     def empty_frame(self) -> pd.DataFrame:
-        """A frame with the header's columns and no rows."""
+        """Return a frame with the header's columns and no rows."""
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in self.header})
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
@@ -138,14 +138,16 @@ class ExtractChunks:
 
     def _frame(self, table: pa.Table) -> pd.DataFrame:
         if self.format == "csv":
-            frame = table.to_pandas()
+            frame: pd.DataFrame = table.to_pandas()
             frame.columns = pd.Index(self.header, dtype=object)
             return frame
         # Booleans with missing values as pandas "boolean", not objects: same values, and
         # the validator checks them column-wise instead of value by value.
-        return table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        typed: pd.DataFrame = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        return typed
 
     def __iter__(self) -> Iterator[Chunk]:
+        """Yield the chunks in file order."""
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         index = offset = 0

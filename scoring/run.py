@@ -98,7 +98,7 @@ class ScoreOptions:
     resume: bool = False
 
     def key(self) -> dict[str, Any]:
-        """The options that change the output (a resume needs the same ones)."""
+        """Return the options that change the output (a resume needs the same ones)."""
         return {
             "lang": self.lang,
             "reasons": self.reasons if self.explain else 0,
@@ -158,7 +158,7 @@ class CheckOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def guard_summary(self) -> dict[str, Any]:
-        """What the sidecar and audit log record about the guard."""
+        """Return what the sidecar and the audit log record about the guard."""
         summary: dict[str, Any] = {
             "passed": bool(self.report is not None and self.report.passed),
             "accepted_reason": self.accepted_reason,
@@ -252,7 +252,9 @@ def check_extract(
         rows=validation.rows,
         fingerprint=fingerprint,
         report=report,
-        accepted_reason=options.accept_drift if (problem or not report or not report.passed) else None,
+        accepted_reason=options.accept_drift
+        if (problem or not report or not report.passed)
+        else None,
         problem=problem,
     )
 
@@ -378,7 +380,9 @@ def score_extract(
         extract={"path": str(data), "fingerprint": check.fingerprint, "rows": check.rows},
         feed_guard=check.guard_summary(),
         options={**options.key(), "num_threads": options.num_threads, "pid": os.getpid()},
-        services={name: totals[name].describe() for name in handle.model.services if name in totals},
+        services={
+            name: totals[name].describe() for name in handle.model.services if name in totals
+        },
         started_at=started_at,
         seconds=round(seconds, 3),
         rows_per_second=check.rows / seconds if seconds > 0 else 0.0,

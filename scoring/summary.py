@@ -31,7 +31,7 @@ class ServiceCounts(BaseModel):
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
     def describe(self) -> dict[str, Any]:
-        """Counts, mean and quantiles (to 0.001) of the calibrated probability."""
+        """Describe the counts, mean and quantiles (to 0.001) of the probability."""
         counts = np.asarray(self.histogram)
         cumulative = np.cumsum(counts)
         quantiles = {}
@@ -96,14 +96,17 @@ class ScoreSummary(BaseModel):
 
 
 def render_summary(summary: ScoreSummary) -> str:
-    """A few lines for the terminal."""
+    """Render a few lines for the terminal."""
     lines = [
         f"scored {summary.rows:,} clients in {summary.seconds:.1f} s "
         f"({summary.rows_per_second:,.0f} rows/s) -> {summary.output}",
         f"model {summary.model.get('name')} version {summary.model.get('version')}; "
         f"extract {summary.extract.get('fingerprint', '')[:19]}...; feed guard "
-        + ("passed" if summary.feed_guard.get("passed") else "FAILED, accepted: "
-           + str(summary.feed_guard.get("accepted_reason"))),
+        + (
+            "passed"
+            if summary.feed_guard.get("passed")
+            else "FAILED, accepted: " + str(summary.feed_guard.get("accepted_reason"))
+        ),
         f"{'service':<28} {'recommended':>12} {'share':>7} {'mean p':>7} {'median p':>9}",
     ]
     for service, counts in summary.services.items():

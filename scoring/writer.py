@@ -73,7 +73,7 @@ class PartWriter:
 
     @classmethod
     def attach(cls, directory: Path) -> PartWriter:
-        """The parts directory of a running job, as a worker sees it (nothing is removed)."""
+        """Open the parts directory of a running job, as a worker (nothing is removed)."""
         writer = cls.__new__(cls)
         writer.directory = directory
         writer.resumed = []
@@ -98,7 +98,7 @@ class PartWriter:
         return self._part(index).is_file() and self._counts_path(index).is_file()
 
     def counts(self, index: int) -> dict[str, ServiceCounts]:
-        """The per-service counts stored with a finished part."""
+        """Read the per-service counts stored with a finished part."""
         raw = json.loads(self._counts_path(index).read_text("utf-8"))
         return {name: ServiceCounts.model_validate(value) for name, value in raw.items()}
 

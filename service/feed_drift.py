@@ -89,7 +89,7 @@ class FeedDriftWatch(Collector):
         self._seen += len(profiles)
 
     def report(self) -> DriftReport | None:
-        """The window compared with the reference (None until ``min_values`` profiles)."""
+        """Compare the window with the reference (None until ``min_values`` profiles)."""
         with self._lock:
             if self._accumulator is None or self._reference is None:
                 return None
@@ -102,7 +102,11 @@ class FeedDriftWatch(Collector):
             frame = pd.DataFrame.from_records(window)
             for source, column in self._consent_columns.items():
                 hidden = ~frame[column].astype(bool)
-                for name in self._reference.sources[source].fields if source in self._reference.sources else []:
+                for name in (
+                    self._reference.sources[source].fields
+                    if source in self._reference.sources
+                    else []
+                ):
                     if name in frame.columns:
                         frame.loc[hidden, name] = None
             observed = self._accumulator.profile_of(frame)
@@ -111,7 +115,7 @@ class FeedDriftWatch(Collector):
             return self._report
 
     def summary(self) -> dict[str, Any] | None:
-        """The latest drift summary for ``/v1/model`` (None without a reference)."""
+        """Return the latest drift summary for ``/v1/model`` (None without a reference)."""
         if self._reference is None:
             return None
         report = self.report()
@@ -120,7 +124,7 @@ class FeedDriftWatch(Collector):
         return {"window_profiles": len(self._window), "status": "compared", **report.summary()}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The gauges (called by the Prometheus client on every scrape)."""
+        """Yield the gauges (called by the Prometheus client on every scrape)."""
         window = GaugeMetricFamily(
             "tarve_feed_window_profiles", "Served profiles in the drift window."
         )
@@ -143,7 +147,9 @@ class FeedDriftWatch(Collector):
             labels=["field"],
         )
         missing = GaugeMetricFamily(
-            "tarve_feed_missing_share", "Missing share of each field in the window.", labels=["field"]
+            "tarve_feed_missing_share",
+            "Missing share of each field in the window.",
+            labels=["field"],
         )
         for name, drift in report.fields.items():
             if drift.psi is not None:

@@ -74,7 +74,7 @@ class DriftReport(BaseModel):
     policy: DriftPolicy
 
     def summary(self) -> dict[str, object]:
-        """A short JSON-ready summary (the API's ``/v1/model`` shows it)."""
+        """Summarise the verdict as JSON-ready data (the API's ``/v1/model`` shows it)."""
         worst = sorted(
             ((name, drift.psi) for name, drift in self.fields.items() if drift.psi is not None),
             key=lambda item: -item[1],
@@ -87,18 +87,21 @@ class DriftReport(BaseModel):
         }
 
 
-def _shares(values: Sequence[float]) -> np.ndarray:
+Shares = Sequence[float] | np.ndarray
+
+
+def _shares(values: Shares) -> np.ndarray:
     floored = np.maximum(np.asarray(values, dtype=np.float64), SHARE_FLOOR)
-    return floored / floored.sum()
+    return np.asarray(floored / floored.sum(), dtype=np.float64)
 
 
-def population_stability_index(expected: Sequence[float], actual: Sequence[float]) -> float:
+def population_stability_index(expected: Shares, actual: Shares) -> float:
     """PSI = sum((a - e) ln(a / e)) over bins, shares floored at 1e-4 and renormalised."""
     e, a = _shares(expected), _shares(actual)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def js_distance(expected: Sequence[float], actual: Sequence[float]) -> float:
+def js_distance(expected: Shares, actual: Shares) -> float:
     """Jensen-Shannon distance (base 2, from 0 to 1) with scipy."""
     return float(jensenshannon(_shares(expected), _shares(actual), base=2))
 
@@ -229,7 +232,10 @@ def _range_findings(
                 statistic=CONSTANT,
                 value=1.0,
                 threshold=1.0,
-                reference=f"{reference.distinct} distinct values, most common {_percent(reference.top_share)}",
+                reference=(
+                    f"{reference.distinct} distinct values, "
+                    f"most common {_percent(reference.top_share)}"
+                ),
                 observed=f"one value: {_value_text(reference, value)}",
             )
         )
@@ -297,7 +303,7 @@ def _number(value: float) -> str:
 
 
 def render_drift_report(report: DriftReport) -> str:
-    """The verdict as text: one line per failed check (field, statistic, reference, new)."""
+    """Render the verdict as text: one line per failed check (field, statistic, reference, new)."""
     if report.passed:
         return MSG_PASSED.format(rows=report.rows, reference=report.reference_rows)
     lines = [
@@ -319,5 +325,7 @@ def render_drift_report(report: DriftReport) -> str:
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        lines.append(
+            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        )
     return "\n".join(line.rstrip() for line in lines)

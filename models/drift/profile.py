@@ -16,6 +16,7 @@ flags of consent-only sources.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,7 +38,9 @@ BIN_QUANTILES = tuple(step / 10 for step in range(1, 10))
 REPORTED_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 BOOLEAN_BINS = ("false", "true")
 _EPOCH = pd.Timestamp(dt.date(1970, 1, 1))
-MSG_REFERENCE_FORMAT = "{path}: feed reference format {found} is not supported (expected {expected})"
+MSG_REFERENCE_FORMAT = (
+    "{path}: feed reference format {found} is not supported (expected {expected})"
+)
 
 FieldKind = Literal["categorical", "numeric"]
 
@@ -170,7 +173,7 @@ def monitored_fields(schema: Schema) -> list[FieldSpec]:
 
 
 def field_codes(values: pd.Series, spec: FieldSpec) -> np.ndarray:
-    """The field's values as float64 (category index, 0/1, days since 1970; NaN missing)."""
+    """Return the field's values as float64 (category index, 0/1, days since 1970; NaN missing)."""
     if spec.type == "category":
         mapping = {category: float(code) for code, category in enumerate(spec.categories or [])}
         mapped = values.map(mapping)
@@ -188,7 +191,7 @@ def _bin_names(edges: list[float]) -> list[str]:
     if not edges:
         return ["all"]
     names = [f"<= {edges[0]:g}"]
-    names += [f"({low:g}, {high:g}]" for low, high in zip(edges, edges[1:], strict=False)]
+    names += [f"({low:g}, {high:g}]" for low, high in itertools.pairwise(edges)]
     names.append(f"> {edges[-1]:g}")
     return names
 
@@ -238,7 +241,9 @@ def _field_reference(spec: FieldSpec, values: pd.Series) -> FieldReference:
         high=float(present.max()),
         quantiles={
             f"q{round(q * 100):02d}": float(v)
-            for q, v in zip(REPORTED_QUANTILES, np.quantile(present, REPORTED_QUANTILES), strict=True)
+            for q, v in zip(
+                REPORTED_QUANTILES, np.quantile(present, REPORTED_QUANTILES), strict=True
+            )
         },
         **common,
     )
@@ -247,13 +252,13 @@ def _field_reference(spec: FieldSpec, values: pd.Series) -> FieldReference:
 
 
 def _source_fields(schema: Schema, fields: list[FieldSpec]) -> dict[str, list[str]]:
-    consent_columns = {
-        str(source.consent_column) for source in schema.consent_sources.values()
-    }
+    consent_columns = {str(source.consent_column) for source in schema.consent_sources.values()}
     names = list(schema.sources) or ["register"]
     return {
         source: [
-            spec.name for spec in fields if spec.source == source and spec.name not in consent_columns
+            spec.name
+            for spec in fields
+            if spec.source == source and spec.name not in consent_columns
         ]
         for source in names
     }
@@ -268,7 +273,7 @@ def _with_data(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
 
 
 def build_reference(frame: pd.DataFrame, schema: Schema) -> ReferenceProfile:
-    """The reference profile of a (validated, canonical) training frame.
+    """Build the reference profile of a (validated, canonical) training frame.
 
     Parameters
     ----------
@@ -313,7 +318,7 @@ def write_reference(reference: ReferenceProfile, directory: str | Path) -> Path:
 
 
 def read_reference(directory: str | Path) -> ReferenceProfile | None:
-    """The reference profile stored with a model artifact, or None if it has none."""
+    """Read the reference profile stored with a model artifact (None if it has none)."""
     path = Path(directory) / REFERENCE_FILE
     if not path.is_file():
         return None
@@ -344,7 +349,7 @@ class ProfileAccumulator:
         self.observed = self.empty()
 
     def empty(self) -> ObservedProfile:
-        """A profile with zero counts."""
+        """Return a profile with zero counts."""
         return ObservedProfile(
             fields={
                 name: FieldCounts(counts=[0] * len(field.bins))
@@ -354,7 +359,7 @@ class ProfileAccumulator:
         )
 
     def profile_of(self, frame: pd.DataFrame) -> ObservedProfile:
-        """The observed profile of one frame (columns absent from it count as missing)."""
+        """Count one frame (columns absent from it count as missing)."""
         rows = len(frame)
         observed = self.empty()
         observed.rows = rows

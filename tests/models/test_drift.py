@@ -71,13 +71,13 @@ def test_training_stores_the_reference(trained_model_dir: Path) -> None:
     assert stored.consent_columns["kykyviisari"] == "consent_kykyviisari"
 
 
-def test_no_false_alarm_over_20_fresh_samples(
-    reference: ReferenceProfile, schema: Schema
-) -> None:
+def test_no_false_alarm_over_20_fresh_samples(reference: ReferenceProfile, schema: Schema) -> None:
     from training.synth import generate_register
 
     for seed in SEEDS:
-        report = check_frame(canonical(generate_register(FRESH_ROWS, seed=seed), schema), reference, schema)
+        report = check_frame(
+            canonical(generate_register(FRESH_ROWS, seed=seed), schema), reference, schema
+        )
         assert report.passed, (seed, render_drift_report(report))
 
 
@@ -99,7 +99,9 @@ def test_swapped_codes_between_groups(
     broken["foreign_background"] = ~broken["foreign_background"]
     assert ("foreign_background", PSI) in failed_statistics(broken, reference, schema)
     swapped = fresh.copy()
-    swapped["mother_tongue"] = swapped["mother_tongue"].map({"fi": "other", "other": "fi", "sv": "sv"})
+    swapped["mother_tongue"] = swapped["mother_tongue"].map(
+        {"fi": "other", "other": "fi", "sv": "sv"}
+    )
     assert ("mother_tongue", PSI) in failed_statistics(swapped, reference, schema)
 
 

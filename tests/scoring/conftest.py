@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +13,7 @@ EXTRACT_SEED = 4242
 
 @pytest.fixture(scope="session")
 def extract_frame() -> pd.DataFrame:
-    """A fresh sample of the synthetic register (another seed than the training data)."""
+    """Draw a fresh sample of the synthetic register (another seed than the training data)."""
     from training.synth import generate_register
 
     return generate_register(EXTRACT_ROWS, seed=EXTRACT_SEED)
@@ -35,17 +34,17 @@ def extract_csv(extract_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
-def tarve_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def tarve_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """TARVE_HOME and the audit-log database in a temporary directory."""
     home = tmp_path / "home"
     monkeypatch.setenv("TARVE_HOME", str(home))
     monkeypatch.setenv("TARVE_DATABASE_URL", f"sqlite:///{home / 'tarve.db'}")
     monkeypatch.setenv("TARVE_OPERATOR", "team-lead-1")
-    yield home
+    return home
 
 
 def audit_rows(home: Path) -> list[dict[str, object]]:
-    """The audit log's rows, oldest first."""
+    """Read the audit log's rows, oldest first."""
     from service.db import AuditLogEntry, Database
 
     database = Database(f"sqlite:///{home / 'tarve.db'}")

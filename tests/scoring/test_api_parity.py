@@ -67,8 +67,20 @@ def test_batch_scoring_equals_the_api_for_1000_clients(
     data = write_register(subset, tmp_path / "subset.parquet")
     out = tmp_path / "scores.parquet"
     code = main(
-        ["score", "--no-progress", "--data", str(data), "--model", str(trained_model_dir),
-         "--out", str(out), "--lang", "en", "--chunk-rows", "400"]
+        [
+            "score",
+            "--no-progress",
+            "--data",
+            str(data),
+            "--model",
+            str(trained_model_dir),
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+            "--chunk-rows",
+            "400",
+        ]
     )
     assert code == 0
     scored = pq.read_table(out).to_pandas()

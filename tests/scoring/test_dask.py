@@ -28,16 +28,23 @@ def test_local_cluster_matches_the_local_path_row_for_row(
     score_extract(data, handle, local, options=options)
     out = tmp_path / "dask_out"
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-        as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         assert len(client.scheduler_info()["workers"]) == 2
         summary = score_on_dask(
-            data, handle, out, address="local", options=options, policy=load_drift_policy(),
+            data,
+            handle,
+            out,
+            address="local",
+            options=options,
+            policy=load_drift_policy(),
             client=client,
         )
-    assert summary.backend == "dask" and summary.chunks == 4
+    assert summary.backend == "dask"
+    assert summary.chunks == 4
     assert sorted(path.name for path in out.iterdir())[0] == "part-000000.parquet"
     on_dask = pq.read_table(out).to_pandas()
     expected = pq.read_table(local).to_pandas()

@@ -25,7 +25,9 @@ def test_scores_every_client_and_service(
     trained_model_dir: Path, extract_parquet: Path, tarve_home: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "scores.parquet"
-    code = score("--data", str(extract_parquet), "--model", str(trained_model_dir), "--out", str(out))
+    code = score(
+        "--data", str(extract_parquet), "--model", str(trained_model_dir), "--out", str(out)
+    )
     assert code == 0
     table = pq.read_table(out).to_pandas()
     assert len(table) == EXTRACT_ROWS * SERVICES
@@ -74,22 +76,32 @@ def test_csv_with_top_k_no_reasons_and_language(
 
 
 def test_feed_guard_refuses_before_any_output(
-    trained_model_dir: Path, extract_frame: pd.DataFrame, tarve_home: Path, tmp_path: Path,
+    trained_model_dir: Path,
+    extract_frame: pd.DataFrame,
+    tarve_home: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from training.synth import write_register
 
     broken = extract_frame.copy()
-    for name in ("work_ability_score", "kyky_health", "kyky_competence", "kyky_motivation",
-                 "kyky_life_situation"):
+    for name in (
+        "work_ability_score",
+        "kyky_health",
+        "kyky_competence",
+        "kyky_motivation",
+        "kyky_life_situation",
+    ):
         broken[name] = np.nan  # the Kykyviisari join failed
     data = write_register(broken, tmp_path / "broken.parquet")
     out = tmp_path / "scores.parquet"
     args = ["--data", str(data), "--model", str(trained_model_dir), "--out", str(out)]
     assert score(*args) == 3
     error = capsys.readouterr().err
-    assert "source:kykyviisari" in error and "source_share_with_data" in error
-    assert "work_ability_score" in error and "missing_share" in error
+    assert "source:kykyviisari" in error
+    assert "source_share_with_data" in error
+    assert "work_ability_score" in error
+    assert "missing_share" in error
     assert not out.exists()
     assert not (tmp_path / "scores.parquet.parts").exists()
     assert not (tmp_path / "scores.parquet.summary.json").exists()
@@ -105,7 +117,10 @@ def test_feed_guard_refuses_before_any_output(
 
 
 def test_invalid_extract_lists_every_problem_across_chunks_without_identity_codes(
-    trained_model_dir: Path, extract_frame: pd.DataFrame, tarve_home: Path, tmp_path: Path,
+    trained_model_dir: Path,
+    extract_frame: pd.DataFrame,
+    tarve_home: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from training.synth import write_register
@@ -115,7 +130,11 @@ def test_invalid_extract_lists_every_problem_across_chunks_without_identity_code
     lines = data.read_text("utf-8").splitlines()
     header = lines[0].split(",")
     age, plan = header.index("age"), header.index("plan_goal")
-    for line_number, column, value in ((3, age, "sixty"), (900, age, "x"), (1100, plan, "131052-308T")):
+    for line_number, column, value in (
+        (3, age, "sixty"),
+        (900, age, "x"),
+        (1100, plan, "131052-308T"),
+    ):
         cells = lines[line_number].split(",")
         cells[column] = value
         lines[line_number] = ",".join(cells)
@@ -126,20 +145,33 @@ def test_invalid_extract_lists_every_problem_across_chunks_without_identity_code
     error = capsys.readouterr().err
     assert "age [wrong_type] 2 value(s) are not numbers" in error
     assert "rows: 3, 900" in error
-    assert "identity codes" in error and "rows: 1100" in error
+    assert "identity codes" in error
+    assert "rows: 1100" in error
     assert "131052-308T" not in error
     assert not out.exists()
 
 
 def test_resume_after_interruption(
-    trained_model_dir: Path, extract_parquet: Path, tarve_home: Path, tmp_path: Path,
+    trained_model_dir: Path,
+    extract_parquet: Path,
+    tarve_home: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import scoring.run
 
     out = tmp_path / "scores.parquet"
-    args = ["--data", str(extract_parquet), "--model", str(trained_model_dir), "--out", str(out),
-            "--chunk-rows", "300", "--no-reasons"]
+    args = [
+        "--data",
+        str(extract_parquet),
+        "--model",
+        str(trained_model_dir),
+        "--out",
+        str(out),
+        "--chunk-rows",
+        "300",
+        "--no-reasons",
+    ]
     real = scoring.run.rank_frame
     calls = {"n": 0}
 
@@ -156,7 +188,8 @@ def test_resume_after_interruption(
     monkeypatch.setattr(scoring.run, "rank_frame", real)
     assert score(*args, "--resume") == 0
     summary = json.loads((tmp_path / "scores.parquet.summary.json").read_text())
-    assert summary["chunks_resumed"] == 2 and summary["chunks"] == 4
+    assert summary["chunks_resumed"] == 2
+    assert summary["chunks"] == 4
     resumed = pq.read_table(out).to_pandas()
     fresh = tmp_path / "fresh.parquet"
     assert score(*args[:-5], "--out", str(fresh), "--chunk-rows", "300", "--no-reasons") == 0
@@ -164,8 +197,11 @@ def test_resume_after_interruption(
 
 
 def test_pyfunc_and_score_give_the_same_probabilities(
-    trained_model_dir: Path, extract_frame: pd.DataFrame, extract_parquet: Path,
-    tarve_home: Path, tmp_path: Path,
+    trained_model_dir: Path,
+    extract_frame: pd.DataFrame,
+    extract_parquet: Path,
+    tarve_home: Path,
+    tmp_path: Path,
 ) -> None:
     from types import SimpleNamespace
 
@@ -185,4 +221,6 @@ def test_pyfunc_and_score_give_the_same_probabilities(
     predicted = pyfunc.predict(None, inputs.astype(object).where(inputs.notna(), None))
     predicted.index = canonical["client_ref"]
     columns = list(pyfunc.model.services)
-    np.testing.assert_array_equal(wide.loc[predicted.index, columns].to_numpy(), predicted[columns].to_numpy())
+    np.testing.assert_array_equal(
+        wide.loc[predicted.index, columns].to_numpy(), predicted[columns].to_numpy()
+    )

@@ -22,7 +22,7 @@ PROFILES = 300
 
 @pytest.fixture(scope="module")
 def watched_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture model with a feed reference made from profiles like the requests."""
+    """Copy the fixture model and give it a feed reference made from profiles like the requests."""
     directory = tmp_path_factory.mktemp("watched") / "model"
     shutil.copytree(model_dir, directory)
     schema = ServiceNeedModel.load(directory).schema
@@ -34,7 +34,9 @@ def watched_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     return directory
 
 
-def _clients(schema: Any, *, seed: int, change: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _clients(
+    schema: Any, *, seed: int, change: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     clients = []
     for i in range(PROFILES):
