@@ -38,14 +38,15 @@ from models.recommend import reason_text
 SENTENCE_CACHE_LIMIT = 500_000
 _MISSING_CODE = -1.0e300  # stands for NaN in keys (NaN never equals itself)
 
+_TEXT = pa.dictionary(pa.int32(), pa.string())  # written without hashing every value again
 REASON_TYPE = pa.struct(
     [
-        ("field", pa.string()),
-        ("label", pa.string()),
-        ("value", pa.string()),
-        ("direction", pa.string()),
+        ("field", _TEXT),
+        ("label", _TEXT),
+        ("value", _TEXT),
+        ("direction", _TEXT),
         ("contribution", pa.float64()),
-        ("text", pa.string()),
+        ("text", _TEXT),
     ]
 )
 OUTPUT_SCHEMA = pa.schema(
@@ -70,6 +71,27 @@ def _json_value(value: Any) -> str:
     if isinstance(value, dt.date):
         value = value.isoformat()
     return json.dumps(value, ensure_ascii=False)
+
+
+def _factorize(columns: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of small non-negative integer columns, and each row's position.
+
+    One int64 key per row (a mixed-radix number; a size of 0 means "max + 1") keeps this
+    a 1-D sort, far faster than ``np.unique(axis=0)``.
+    """
+    radices = [
+        size or int(column.max(initial=0)) + 1 for column, size in zip(columns, sizes, strict=True)
+    ]
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column, radix in zip(columns, radices, strict=True):
+        key = key * radix + column.astype(np.int64)
+    unique, inverse = np.unique(key, return_inverse=True)
+    decoded = np.empty((len(unique), len(columns)), dtype=np.int64)
+    rest = unique
+    for position in range(len(columns) - 1, -1, -1):
+        decoded[:, position] = rest % radices[position]
+        rest = rest // radices[position]
+    return decoded, inverse.reshape(-1)
 
 
 class OutputBuilder:
@@ -125,10 +147,11 @@ class OutputBuilder:
 
     # -- reasons ----------------------------------------------------------------------
     def _value_texts(self, fields: np.ndarray, codes: np.ndarray) -> pa.Array:
-        keys = np.stack([fields.astype(np.float64), codes], axis=1)
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        unique_codes, code_index = np.unique(codes, return_inverse=True)
+        keys, inverse = _factorize([code_index.reshape(-1), fields], [len(unique_codes), 0])
         texts = []
-        for field, code in unique.tolist():
+        for code_position, field in keys.tolist():
+            code = float(unique_codes[code_position])
             key = (int(field), code)
             text = self._values.get(key)
             if text is None:
@@ -138,20 +161,23 @@ class OutputBuilder:
                 )
                 text = self._values[key] = _json_value(value)
             texts.append(text)
-        return pa.array(texts, pa.string()).take(pa.array(inverse.reshape(-1)))
+        return pa.DictionaryArray.from_arrays(
+            pa.array(inverse.astype(np.int32)), pa.array(texts, pa.string())
+        )
 
     def _sentences_for(
         self, services: np.ndarray, fields: np.ndarray, codes: np.ndarray, raises: np.ndarray
     ) -> pa.Array:
-        keys = np.stack(
-            [services.astype(np.float64), fields.astype(np.float64), codes, raises.astype(float)],
-            axis=1,
+        unique_codes, code_index = np.unique(codes, return_inverse=True)
+        keys, inverse = _factorize(
+            [code_index.reshape(-1), fields, services, raises.astype(np.int64)],
+            [len(unique_codes), 0, 0, 2],
         )
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
         if len(self._sentences) > SENTENCE_CACHE_LIMIT:
             self._sentences.clear()
         texts = []
-        for service, field, code, up in unique.tolist():
+        for code_position, field, service, up in keys.tolist():
+            code = float(unique_codes[code_position])
             key = (int(service), int(field), code, bool(up))
             text = self._sentences.get(key)
             if text is None:
@@ -164,7 +190,9 @@ class OutputBuilder:
                 )
                 self._sentences[key] = text
             texts.append(text)
-        return pa.array(texts, pa.string()).take(pa.array(inverse.reshape(-1)))
+        return pa.DictionaryArray.from_arrays(
+            pa.array(inverse.astype(np.int32)), pa.array(texts, pa.string())
+        )
 
     def _reasons(self, ranked: RankedFrame, order: np.ndarray) -> pa.Array:
         rows, keep = order.shape
@@ -186,10 +214,10 @@ class OutputBuilder:
         raises = contribution > 0
         children = pa.StructArray.from_arrays(
             [
-                self.field_names.take(pa.array(field)),
-                self.field_labels.take(pa.array(field)),
+                pa.DictionaryArray.from_arrays(pa.array(field.astype(np.int32)), self.field_names),
+                pa.DictionaryArray.from_arrays(pa.array(field.astype(np.int32)), self.field_labels),
                 self._value_texts(field, codes),
-                self.directions.take(pa.array(raises.astype(np.int64))),
+                pa.DictionaryArray.from_arrays(pa.array(raises.astype(np.int32)), self.directions),
                 pa.array(contribution, pa.float64()),
                 self._sentences_for(service, field, codes, raises),
             ],
