@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def on_swap(loaded: LoadedModel) -> None:
         metrics.set_model(loaded.name, loaded.version, loaded.alias or "")
+        metrics.feed_drift.use_model(loaded.model.schema, loaded.directory)
 
     app.state.settings = settings
     app.state.metrics = metrics

@@ -4,7 +4,9 @@ One row per client per recommendation call (a batch writes one per client) and p
 feedback call, plus rows for governance actions (model reloads, key changes) and for
 auditors' reads of the log itself. A row holds the time, the caller's key name and
 role, the endpoint, the client reference, the model name and version, the services
-marked "recommended", the data sources read and the request id. Never the profile,
+marked "recommended", the data sources read and the request id; a batch run
+(``tarve score``) writes one row with ``details``: the extract's fingerprint, the row
+count and the feed guard's outcome. Never the profile,
 never an identity code (requests holding one are refused before they get here).
 """
 
@@ -12,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
@@ -41,6 +43,7 @@ class AuditRecord:
     model_version: str | None = None
     services: Sequence[str] = field(default_factory=tuple)
     sources_used: Sequence[str] = field(default_factory=tuple)
+    details: Mapping[str, Any] | None = None
 
     def row(self, occurred_at: dt.datetime) -> dict[str, object]:
         """Return the row's column values, written at ``occurred_at``."""
@@ -55,6 +58,7 @@ class AuditRecord:
             "services": list(self.services),
             "sources_used": list(self.sources_used),
             "request_id": self.request_id,
+            "details": None if self.details is None else dict(self.details),
         }
 
 
@@ -102,6 +106,7 @@ class AuditTrail:
         services: Sequence[str] = (),
         sources_used: Sequence[str] = (),
         about_model: bool = True,
+        details: Mapping[str, Any] | None = None,
     ) -> AuditRecord:
         """Build one row: the shared part and what is specific to it.
 
@@ -118,6 +123,9 @@ class AuditTrail:
         about_model : bool, default True
             False for actions that concern no model (key management, log reads,
             audits of uploaded predictions): the row names no model.
+        details : mapping, optional
+            What a batch run records besides (extract fingerprint, rows, feed guard);
+            JSON values, never a profile.
         """
         return AuditRecord(
             endpoint=endpoint,
@@ -129,6 +137,7 @@ class AuditTrail:
             model_version=self.model_version if about_model else None,
             services=tuple(services),
             sources_used=tuple(sources_used),
+            details=details,
         )
 
     def record(
@@ -139,6 +148,7 @@ class AuditTrail:
         services: Sequence[str] = (),
         sources_used: Sequence[str] = (),
         about_model: bool = True,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         """Write one row (see :meth:`entry`) in its own transaction; off the event loop."""
         self.write(
@@ -149,6 +159,7 @@ class AuditTrail:
                     services=services,
                     sources_used=sources_used,
                     about_model=about_model,
+                    details=details,
                 )
             ]
         )

@@ -99,6 +99,8 @@ class AuditLogEntry(Base):
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     sources_used: Mapped[list[str]] = mapped_column(JSON, default=list)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
+    # A batch run's extract fingerprint, row count and accepted drift; never a profile.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class Feedback(Base):

@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.feed_drift import FeedDriftWatch
+
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.1,
     0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -65,6 +67,8 @@ class ServiceMetrics:
             registry=self.registry,
         )
         ProcessCollector(registry=self.registry)
+        # Per-field drift of the served profiles against the training profile.
+        self.feed_drift = FeedDriftWatch(self.registry)
 
     def set_model(self, name: str, version: str, alias: str) -> None:
         """Record which model is served now."""

@@ -129,6 +129,10 @@ class ModelResponse(BaseModel):
     schema_fingerprint: str
     model_schema: dict[str, Any] = Field(alias="schema", description="The input schema.")
     metadata: dict[str, Any]
+    drift: dict[str, Any] | None = Field(
+        default=None,
+        description="The feed guard on the rolling window of served profiles (latest summary).",
+    )
 
     model_config = {"populate_by_name": True}
 
@@ -152,6 +156,9 @@ class AuditLogEntryOut(BaseModel):
     services: list[str]
     sources_used: list[str]
     request_id: str
+    details: dict[str, Any] | None = Field(
+        default=None, description="A batch run's extract fingerprint, rows, feed-guard outcome."
+    )
 
 
 class AuditLogPage(BaseModel):

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "training", "fairness", "service", "tarve")
+PACKAGES = ("models", "training", "fairness", "service", "scoring", "tarve")
 FORBIDDEN = {
     "models": {"training", "service", "fairness", "tarve"},
     "service": {"training", "tarve"},
     "training": {"service", "tarve"},
     "fairness": {"training", "service", "tarve"},
+    "scoring": {"training", "service", "fairness", "tarve"},
     "tarve": set(),
 }
 MLFLOW_MODULES = {"models.registry", "training.tracking", "models.pyfunc"}
@@ -188,5 +189,15 @@ def test_checks_see_function_local_imports_but_not_type_checking_ones() -> None:
 def test_top_level_layout_is_complete() -> None:
     for name in ("pyproject.toml", "README.md", "Makefile", "docker-compose.yml", ".ci/run"):
         assert (ROOT / name).is_file(), name
-    for name in ("service", "training", "models", "fairness", "tarve", "tests", "bench", "docs"):
+    for name in (
+        "service",
+        "training",
+        "models",
+        "fairness",
+        "scoring",
+        "tarve",
+        "tests",
+        "bench",
+        "docs",
+    ):
         assert (ROOT / name).is_dir(), name

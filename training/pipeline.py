@@ -25,6 +25,7 @@ from training.split import SplitIndices
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from models.drift import ReferenceProfile
     from models.model import ServiceNeedModel
     from training.audit import FairnessOutcome
     from training.fit import FitResult
@@ -119,6 +120,7 @@ class _Trained:
 
     trained_at: dt.datetime
     profile: Any
+    feed_reference: ReferenceProfile
     encoded: EncodedData
     fitted: FitResult
     calibration: Calibration
@@ -141,6 +143,7 @@ def _fit_and_calibrate(
     trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with reporter.step("validate"):
         frame, profile = steps.validate(data, schema)
+        feed_reference = steps.feed_reference(frame, schema)
     with reporter.step("split"):
         split = steps.split(frame, schema, config)
     reporter.note(f"  {split.method}: " + ", ".join(f"{k} {v:,}" for k, v in split.sizes().items()))
@@ -161,7 +164,9 @@ def _fit_and_calibrate(
         model = steps.assemble_model(
             fitted, calibration, encoded, schema=schema, config=config, trained_at=trained_at
         )
-    return _Trained(trained_at, profile, encoded, fitted, calibration, model, warm_up)
+    return _Trained(
+        trained_at, profile, feed_reference, encoded, fitted, calibration, model, warm_up
+    )
 
 
 def _audit_evaluate_and_publish(
@@ -210,7 +215,12 @@ def _audit_evaluate_and_publish(
     )
     with reporter.step("write model artifact"):
         files = steps.write_artifact(
-            model, result.artifact_dir, report=report, profile=trained.profile, fairness=fairness
+            model,
+            result.artifact_dir,
+            report=report,
+            profile=trained.profile,
+            feed_reference=trained.feed_reference,
+            fairness=fairness,
         )
     if run is not None:
         _publish(

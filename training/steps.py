@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from models.calibration import IdentityCalibrator
+from models.drift import ReferenceProfile, build_reference, write_reference
 from models.extract import data_fingerprint
 from models.features import FeatureEncoder
 from models.model import ServiceNeedModel
@@ -89,6 +90,11 @@ class Calibration:
 def validate(data: str | Path | pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, Any]:
     """Read and validate the extract; return the canonical frame and its data profile."""
     return load_training_frame(data, schema=schema)
+
+
+def feed_reference(frame: pd.DataFrame, schema: Schema) -> ReferenceProfile:
+    """Profile the validated frame for the feed guard (``tarve score`` checks extracts with it)."""
+    return build_reference(frame, schema)
 
 
 def split(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> SplitIndices:
@@ -361,6 +367,7 @@ def write_artifact(
     *,
     report: dict[str, Any],
     profile: Any,
+    feed_reference: ReferenceProfile,
     fairness: FairnessOutcome | None,
 ) -> dict[str, list[Path]]:
     """Write the artifact directory (model, reports, card); return files to log by folder."""
@@ -368,6 +375,8 @@ def write_artifact(
     evaluation_files = list(write_report(report, directory))
     profile_path = directory / DATA_PROFILE
     profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")
+    # The feed guard's reference travels with the model (tarve score checks extracts with it).
+    reference_path = write_reference(feed_reference, directory)
     fairness_files = fairness.write(directory) if fairness else []
     card = render_model_card(
         schema=model.schema,
@@ -382,7 +391,7 @@ def write_artifact(
     return {
         "evaluation": evaluation_files,
         "": [write_model_card(card, directory)],
-        "data": [profile_path],
+        "data": [profile_path, reference_path],
         "fairness": fairness_files,
     }
 

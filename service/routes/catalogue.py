@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from models.schema import Translations
-from service.deps import AnyRoleDep, ServedModelDep
+from service.deps import AnyRoleDep, MetricsDep, ServedModelDep
 from service.responses import (
     EligibilityOut,
     ModelRef,
@@ -69,7 +69,9 @@ async def list_services(caller: AnyRoleDep, served: ServedModelDep) -> ServicesR
     summary="The served model: name, version, alias, training date, metrics, schema",
     responses=problem_responses(401, 403, 503),
 )
-def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:  # noqa: D103
+def describe_model(  # noqa: D103
+    caller: AnyRoleDep, served: ServedModelDep, service_metrics: MetricsDep
+) -> ModelResponse:
     del caller
     model = served.model
     metadata = model.metadata
@@ -96,4 +98,5 @@ def describe_model(caller: AnyRoleDep, served: ServedModelDep) -> ModelResponse:
         schema_fingerprint=model.schema.fingerprint(),
         model_schema=model.schema.to_dict(),
         metadata={key: value for key, value in metadata.items() if key not in HEADLINE_METRIC_KEYS},
+        drift=service_metrics.feed_drift.summary(),
     )

@@ -168,9 +168,11 @@ def _recommend_clients(
     Returns each client's ``client_ref``, ``sources_used`` and ``suggestions`` (JSON).
     """
     consents = [list(client.consents) for client in clients]
+    profiles = [client.profile.model_dump() for client in clients]
+    metrics.feed_drift.observe(profiles, consents)
     results = recommend(
         served.model,
-        [client.profile.model_dump() for client in clients],
+        profiles,
         consents=consents,
         lang=language,
         explain=explain,

@@ -97,6 +97,7 @@ def test_auditor_reads_and_filters_the_log(api_any_db: Api, profile: dict[str, A
         "services",
         "sources_used",
         "request_id",
+        "details",
     }
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
