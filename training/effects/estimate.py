@@ -206,6 +206,7 @@ def fit_effects(
     control: str = CONTROL,
     num_threads: int = 0,
     sensitivity: tuple[float, float] | None = None,
+    final_stage: bool = True,
 ) -> EffectFit:
     """Fit the effect models of every service from a register's history.
 
@@ -228,6 +229,9 @@ def fit_effects(
     sensitivity : tuple of float, optional
         ``(cf_y, cf_d)`` of the omitted-variable bounds; DoubleML's defaults-like
         0.03/0.03 when omitted.
+    final_stage : bool, default True
+        Fit the final-stage models (False: averages and bounds only, for experiments;
+        the returned models then estimate nothing for any client).
 
     Returns
     -------
@@ -271,10 +275,13 @@ def fit_effects(
         average = doubleml_average_effect(
             history.matrix[rows], outcome, treated, propensity[rows], mu_treated, mu_control, **cf
         )
-        booster, out_of_fold, best_rounds = _final_stage(
-            history, rows, pseudo, nuisances.folds, seed=seed, num_threads=num_threads
-        )
-        bands = _bands(out_of_fold[rows], pseudo, int(treated.sum()))
+        if final_stage:
+            booster, out_of_fold, best_rounds = _final_stage(
+                history, rows, pseudo, nuisances.folds, seed=seed, num_threads=num_threads
+            )
+            bands = _bands(out_of_fold[rows], pseudo, int(treated.sum()))
+        else:
+            booster, out_of_fold, best_rounds, bands = None, np.full(len(rows), np.nan), 0, []
         naive = float(
             history.outcome[contrast & treated_all].mean()
             - history.outcome[contrast & history.control].mean()
@@ -292,6 +299,8 @@ def fit_effects(
             groups=_group_effects(groups, rows, pseudo, treated),
         )
         services[service] = fit
+        if booster is None:
+            continue
         served[service] = ServiceEffect(
             service=service,
             booster=booster,
