@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import lightgbm as lgb
 
 from models.calibration import calibrator_from_dict
+from models.effects import ServiceEffectModels, has_effects
 from models.schema import schema_from_dict
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def save_model(model: ServiceNeedModel, path: str | Path) -> Path:
     (directory / SCHEMA_FILE).write_text(
         json.dumps(model.schema.to_dict(), indent=2, ensure_ascii=False), "utf-8"
     )
+    if model.effects is not None:
+        model.effects.save(directory)
     return directory
 
 
@@ -108,6 +111,8 @@ def load_model(path: str | Path) -> ServiceNeedModel:
                 schema=model.encoder.feature_names,
             )
         )
+    if has_effects(directory):
+        model.effects = ServiceEffectModels.load(directory, schema)
     return model
 
 

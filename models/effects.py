@@ -10,8 +10,8 @@ Per service the artifact holds a final-stage LightGBM regressor (its raw score *
 estimated benefit, in probability points), the common-support bounds on the propensity,
 and an interval table: the doubly robust average effect, with its confidence interval,
 among clients whose estimate fell in the same band. A shared propensity model (any
-service at all, then which one) says whether a client lies inside common support; outside it, or when
-the client is not eligible, the answer is "not estimable" and why.
+service at all, then which one) says whether a client lies inside common support;
+outside it, or when the client is not eligible, the answer is "not estimable" and why.
 
 On disk (a folder ``effects/`` inside the model artifact)::
 
@@ -95,8 +95,8 @@ class IntervalBand:
     upper: float
     clients: int
 
-    def to_dict(self) -> dict[str, float | int]:
-        """The band as JSON-ready numbers."""
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Return the band as JSON-ready numbers."""
         return {
             "upper_edge": self.upper_edge if np.isfinite(self.upper_edge) else None,
             "mean": self.mean,
@@ -181,7 +181,10 @@ class BenefitTable:
     propensity: np.ndarray
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
-        """Columns ``benefit_<s>``, ``benefit_lower_<s>``, ``benefit_upper_<s>``, ``benefit_status_<s>``."""
+        """Return the table as columns, four per service ``s``.
+
+        ``benefit_<s>``, ``benefit_lower_<s>``, ``benefit_upper_<s>``, ``benefit_status_<s>``.
+        """
         columns: dict[str, Any] = {}
         for column, service in enumerate(self.services):
             columns[f"benefit_{service}"] = self.estimate[:, column]
@@ -247,7 +250,10 @@ class ServiceEffectModels:
 
     # -- prediction --------------------------------------------------------------------
     def propensities(self, matrix: np.ndarray) -> np.ndarray:
-        """``P(service | x, service or none)`` per service, shape (rows, services); NaN without a model."""
+        """Compute ``P(service | x, service or none)`` per service, shape (rows, services).
+
+        NaN for a service without an effect model.
+        """
         arm_probability = self.propensity.arm_probability(matrix)
         control = arm_probability[:, 0]
         out = np.full((len(matrix), len(self.services)), np.nan)
@@ -273,7 +279,9 @@ class ServiceEffectModels:
         """
         rows = len(matrix)
         shape = (rows, len(self.services))
-        estimate, lower, upper = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        estimate = np.full(shape, np.nan)
+        lower = np.full(shape, np.nan)
+        upper = np.full(shape, np.nan)
         status = np.full(shape, STATUS_NO_MODEL, dtype=object)
         propensity = self.propensities(matrix)
         for column, service in enumerate(self.services):
@@ -297,7 +305,7 @@ class ServiceEffectModels:
         return BenefitTable(self.services, estimate, lower, upper, status, propensity)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Benefit columns (see :meth:`BenefitTable.frame`) for every row of a canonical frame."""
+        """Return benefit columns (:meth:`BenefitTable.frame`) for every row of a frame."""
         matrix = self.encoder.encode_frame(frame)
         eligible = eligibility_matrix(self.schema, frame, self.services)
         return self.predict_matrix(matrix, eligible).frame(frame.index)
@@ -312,7 +320,8 @@ class ServiceEffectModels:
         base_values : ndarray, shape (rows,)
         """
         if service not in self.effects:
-            raise KeyError(MSG_UNKNOWN_SERVICE.format(service=service, services=list(self.effects)))
+            known = list(self.effects)
+            raise KeyError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
         booster = self.effects[service].booster
         contrib = np.asarray(booster.predict(matrix, pred_contrib=True)).reshape(
             len(matrix), matrix.shape[1] + 1
@@ -369,9 +378,7 @@ class ServiceEffectModels:
         for service, entry in manifest["effects"].items():
             bands = [
                 IntervalBand(
-                    upper_edge=np.inf
-                    if band["upper_edge"] is None
-                    else float(band["upper_edge"]),
+                    upper_edge=np.inf if band["upper_edge"] is None else float(band["upper_edge"]),
                     mean=float(band["mean"]),
                     lower=float(band["lower"]),
                     upper=float(band["upper"]),

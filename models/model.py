@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.calibration import Calibrator
+from models.effects import ServiceEffectModels
 from models.features import FeatureEncoder
 from models.schema import Schema
 from models.single_row import SingleRowPredictors
@@ -60,6 +61,8 @@ class ServiceNeedModel:
         self.calibrators = {name: calibrators[name] for name in self.services}
         self.thresholds = {name: float(thresholds[name]) for name in self.services}
         self.metadata: dict[str, Any] = dict(metadata or {})
+        # Effect models (expected benefit), when the artifact has them: models.effects.
+        self.effects: ServiceEffectModels | None = None
         field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
         # One-hot (features x fields): sums feature contributions per input field.
         self._feature_to_field_matrix = np.zeros((len(field_index), len(field_index)))

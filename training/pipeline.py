@@ -76,6 +76,8 @@ class TrainResult:
     registered_model_name: str | None = None
     model_uri: str | None = None
     step_seconds: dict[str, float] = field(default_factory=dict)
+    effects: str | None = None
+    effects_card: str = ""
 
 
 def _default_artifact_dir(name: str, trained_at: dt.datetime) -> Path:
@@ -335,6 +337,9 @@ def _train(
     aucs = [entry[MODEL]["roc_auc"] for entry in result.report["services"].values()]
     headline["mean_roc_auc"] = float(np.mean([auc for auc in aucs if auc is not None]))
     model.metadata["metrics"] = headline
+    if config.effects.enabled:
+        with reporter.step("fit effect models"):
+            _fit_effects(result, frame, schema, split, config)
     with reporter.step("write model artifact"):
         files = _write_artifacts(result, profile)
     if run is None:
@@ -393,6 +398,41 @@ def _train(
     return result
 
 
+def _fit_effects(
+    result: TrainResult,
+    frame: pd.DataFrame,
+    schema: Schema,
+    split: SplitIndices,
+    config: TrainConfig,
+) -> None:
+    """Effect models on the training and calibration rows, saved into the artifact."""
+    from training.effects.train_hook import EffectsSettings, train_effects
+
+    rows = np.sort(np.concatenate([split.train, split.calibration]))
+    outcome = train_effects(
+        frame.iloc[rows].reset_index(drop=True),
+        schema,
+        result.artifact_dir,
+        settings=EffectsSettings(
+            n_folds=config.effects.n_folds,
+            min_propensity=config.effects.min_propensity,
+            control=config.effects.control,
+            seed=config.effects.seed,
+            num_threads=config.lightgbm.num_threads,
+        ),
+    )
+    if outcome.fit is None:
+        result.effects = outcome.note
+        return
+    result.effects = (
+        f"{len(outcome.fit.services)} services estimated"
+        + (f", {len(outcome.fit.skipped)} not estimable" if outcome.fit.skipped else "")
+    )
+    result.report["effect_metrics"] = outcome.metrics
+    result.effects_card = outcome.card_section
+    result.model.effects = outcome.fit.models
+
+
 def _write_artifacts(result: TrainResult, profile: dict[str, Any]) -> dict[str, list[Path]]:
     """Write the artifact directory (model, reports, card); return files to log by folder."""
     model = result.model
@@ -412,6 +452,8 @@ def _write_artifacts(result: TrainResult, profile: dict[str, Any]) -> dict[str, 
             else None
         ),
     )
+    if result.effects_card:
+        card = f"{card.rstrip()}\n\n{result.effects_card}"
     card_path = write_model_card(card, directory)
     return {
         "evaluation": evaluation_files,

@@ -39,8 +39,14 @@ def register(schema: Schema) -> pd.DataFrame:
 
 
 def _booster(matrix: np.ndarray, label: np.ndarray, objective: str, **extra: object) -> lgb.Booster:
-    params = {"objective": objective, "num_leaves": 4, "min_data_in_leaf": 20, "verbose": -1,
-              "num_threads": 1, **extra}
+    params = {
+        "objective": objective,
+        "num_leaves": 4,
+        "min_data_in_leaf": 20,
+        "verbose": -1,
+        "num_threads": 1,
+        **extra,
+    }
     return lgb.train(params, lgb.Dataset(matrix, label), 10)
 
 
@@ -54,7 +60,10 @@ def effect_models(schema: Schema, register: pd.DataFrame) -> ServiceEffectModels
         choice=_booster(matrix, rng.integers(0, 2, len(matrix)), "multiclass", num_class=2),
         arms=arms,
     )
-    bands = [IntervalBand(0.0, -0.01, -0.03, 0.01, 100), IntervalBand(np.inf, 0.05, 0.02, 0.08, 100)]
+    bands = [
+        IntervalBand(0.0, -0.01, -0.03, 0.01, 100),
+        IntervalBand(np.inf, 0.05, 0.02, 0.08, 100),
+    ]
     effects = {
         service: ServiceEffect(
             service=service,

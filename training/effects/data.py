@@ -13,9 +13,7 @@ from models.schema import Schema
 
 CONTROL = "none"
 """The treatment value that means "no service"."""
-MSG_NO_HISTORY = (
-    "the schema names no treatment_column and outcome_column; effect models need both"
-)
+MSG_NO_HISTORY = "the schema names no treatment_column and outcome_column; effect models need both"
 MSG_MISSING_COLUMN = "the extract has no column {column!r} (the schema's {role})"
 MSG_NO_CONTROL = "no client in {column!r} has the control value {control!r}"
 
@@ -61,9 +59,7 @@ class History:
         return np.asarray(self.arm == 0)
 
 
-def read_history(
-    frame: pd.DataFrame, schema: Schema, *, control: str = CONTROL
-) -> History:
+def read_history(frame: pd.DataFrame, schema: Schema, *, control: str = CONTROL) -> History:
     """Encode a canonical register frame for effect estimation.
 
     Raises

@@ -239,9 +239,7 @@ def fit_effects(
     """
     started = time.perf_counter()
     history = read_history(frame, schema, control=control)
-    nuisances = cross_fit_nuisances(
-        history, n_folds=n_folds, seed=seed, num_threads=num_threads
-    )
+    nuisances = cross_fit_nuisances(history, n_folds=n_folds, seed=seed, num_threads=num_threads)
     try:
         groups: pd.DataFrame | None = audit_group_frame(schema, frame)
     except KeyError:

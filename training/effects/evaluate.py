@@ -56,7 +56,7 @@ class ServiceRecovery:
 
 
 def true_effect_matrix(frame: pd.DataFrame, services: list[str]) -> np.ndarray:
-    """The true effects (rows, services) of a synthetic frame."""
+    """Return the true effects (rows, services) of a synthetic frame."""
     missing = [effect_column(s) for s in services if effect_column(s) not in frame.columns]
     if missing:
         raise ValueError(MSG_NO_TRUTH.format(column=missing[0]))
@@ -131,7 +131,7 @@ def policy_values(
     need_scores: dict[str, np.ndarray],
     treatment_column: str,
 ) -> dict[str, float]:
-    """True mean outcome on ``test_frame`` under each allocation rule.
+    """Compute the true mean outcome on ``test_frame`` under each allocation rule.
 
     Rules: ``no_service``; ``as_given`` (the history); ``benefit`` (largest estimated
     benefit, positive only, estimable pairs); ``oracle`` (largest true effect); and one
@@ -142,9 +142,7 @@ def policy_values(
     truth = true_effect_matrix(test_frame, services)
     untreated = test_frame[UNTREATED_COLUMN].to_numpy(dtype=float)
     received = test_frame[treatment_column].astype(object).to_numpy()
-    given = np.array(
-        [services.index(v) if v in services else -1 for v in received], dtype=np.int64
-    )
+    given = np.array([services.index(v) if v in services else -1 for v in received], dtype=np.int64)
     capacity = np.array([(given == k).sum() for k in range(len(services))])
     eligible = table.status != STATUS_NOT_ELIGIBLE
     values = {
@@ -164,4 +162,3 @@ def policy_values(
             allocate(np.where(eligible, scores, np.nan), capacity), untreated, truth
         )
     return values
-

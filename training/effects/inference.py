@@ -48,7 +48,7 @@ def dr_pseudo_outcome(
     mu_treated: np.ndarray,
     mu_control: np.ndarray,
 ) -> np.ndarray:
-    """The doubly robust (AIPW) pseudo-outcome; its mean is the average effect."""
+    """Compute the doubly robust (AIPW) pseudo-outcome; its mean is the average effect."""
     d = treated.astype(np.float64)
     return np.asarray(
         mu_treated
@@ -60,7 +60,7 @@ def dr_pseudo_outcome(
 
 
 def mean_interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and its normal 95 % interval."""
+    """Return the mean and its normal 95 % interval."""
     mean = float(np.mean(values))
     half = Z_95 * float(np.std(values, ddof=1)) / np.sqrt(len(values)) if len(values) > 1 else 0.0
     return mean, mean - half, mean + half

@@ -3,8 +3,9 @@
 Every prediction used downstream for a client comes from models that did not see that
 client (K-fold cross-fitting), so the doubly robust pseudo-outcomes stay honest.
 
-- Propensity: a binary LightGBM of receiving any service times a multiclass LightGBM of
-  which service among those who got one, giving ``P(arm | x)``; the contrast of a service with "none" uses
+- Propensity: a binary LightGBM of receiving any service times a multiclass LightGBM
+  of which service among those who got one, giving ``P(arm | x)``; the contrast of a
+  service with "none" uses
   ``P(service | x, service or none) = p_s / (p_s + p_none)``.
 - Outcomes: one LightGBM classifier per arm, fitted on that arm's clients, giving
   ``mu_arm(x) = P(outcome | x, arm)`` for every client.
@@ -87,7 +88,7 @@ class _Binned:
 
 
 def draw_folds(rows: int, *, n_folds: int, seed: int) -> np.ndarray:
-    """A random fold number in ``0..n_folds-1`` for each row, balanced."""
+    """Draw a random fold number in ``0..n_folds-1`` for each row, balanced."""
     rng = np.random.default_rng(seed)
     return np.asarray(rng.permutation(np.arange(rows) % n_folds), dtype=np.int64)
 
@@ -159,9 +160,5 @@ def cross_fit_nuisances(
                 outcome_rounds(int(train_rows.sum())),
             )
             outcome[arm][held_out] = model.predict(held_matrix)
-    full = _fit_propensity(
-        binned, np.ones(rows, dtype=bool), seed=seed, num_threads=num_threads
-    )
-    return Nuisances(
-        arm_probability=arm_probability, outcome=outcome, folds=folds, propensity=full
-    )
+    full = _fit_propensity(binned, np.ones(rows, dtype=bool), seed=seed, num_threads=num_threads)
+    return Nuisances(arm_probability=arm_probability, outcome=outcome, folds=folds, propensity=full)

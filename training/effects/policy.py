@@ -18,7 +18,7 @@ NO_SERVICE = -1
 def allocate(
     scores: np.ndarray, capacity: np.ndarray, *, positive_only: bool = False
 ) -> np.ndarray:
-    """The service index each client gets under a score rule (``NO_SERVICE`` for none).
+    """Give each client a service index under a score rule (``NO_SERVICE`` for none).
 
     Parameters
     ----------
@@ -55,10 +55,8 @@ def allocate(
     return assigned
 
 
-def policy_value(
-    assigned: np.ndarray, untreated: np.ndarray, true_effects: np.ndarray
-) -> float:
-    """True mean outcome probability when each client gets ``assigned`` (synthetic data)."""
+def policy_value(assigned: np.ndarray, untreated: np.ndarray, true_effects: np.ndarray) -> float:
+    """Compute the true mean outcome probability when each client gets ``assigned``."""
     rows = np.arange(len(assigned))
     gain = np.where(assigned >= 0, true_effects[rows, np.maximum(assigned, 0)], 0.0)
     return float(np.mean(untreated + gain))

@@ -1,3 +1,5 @@
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,16 +19,25 @@ def _doubleml_reference(fit: EffectFit, service: str) -> tuple[float, float, flo
 
     history = fit.history
     rows = fit.services[service].rows
-    learner = {"n_estimators": 100, "learning_rate": 0.05, "num_leaves": 15,
-               "min_child_samples": 50, "verbose": -1, "n_jobs": 1}
+    learner: dict[str, Any] = {
+        "n_estimators": 100,
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_child_samples": 50,
+        "verbose": -1,
+        "n_jobs": 1,
+    }
     data = dml.DoubleMLData.from_arrays(
         np.nan_to_num(history.matrix[rows], nan=-1.0),
         history.outcome[rows],
         fit.services[service].treated.astype(float),
     )
     model = dml.DoubleMLIRM(
-        data, ml_g=LGBMClassifier(**learner), ml_m=LGBMClassifier(**learner),
-        n_folds=3, trimming_threshold=0.005,
+        data,
+        ml_g=LGBMClassifier(**learner),
+        ml_m=LGBMClassifier(**learner),
+        n_folds=3,
+        trimming_threshold=0.005,
     )
     np.random.seed(0)
     model.fit()
@@ -53,9 +64,11 @@ def test_doubleml_average_is_the_mean_pseudo_outcome(effect_fit: EffectFit) -> N
 def test_sensitivity_bounds_contain_the_interval(effect_fit: EffectFit) -> None:
     for fit in effect_fit.services.values():
         average = fit.average
-        assert average.bound_lower is not None and average.bound_upper is not None
+        assert average.bound_lower is not None
+        assert average.bound_upper is not None
         assert average.bound_lower <= average.lower <= average.upper <= average.bound_upper
-        assert average.robustness_value is not None and average.robustness_value >= 0
+        assert average.robustness_value is not None
+        assert average.robustness_value >= 0
 
 
 def test_support_and_eligibility_define_the_contrast(
