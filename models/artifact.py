@@ -6,6 +6,7 @@ Layout::
                          names, category maps, metadata
     schema.json          the input schema the model was trained on
     boosters/<svc>.txt   one LightGBM text model per service
+    effects/             the effect models, when trained (:mod:`models.effects`)
     (anything else)      reports written next to it by training (evaluation, audit,
                          model card); loading ignores them
 
@@ -76,6 +77,8 @@ def save_model(model: ServiceNeedModel, path: str | Path) -> Path:
     (directory / SCHEMA_FILE).write_text(
         json.dumps(model.schema.to_dict(), indent=2, ensure_ascii=False), "utf-8"
     )
+    if model.effects is not None:
+        model.effects.save(directory)
     return directory
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from models.artifact import MSG_FEATURES, read_artifact, save_model
 from models.calibration import Calibrator
+from models.effects import ServiceEffectModels, has_effects
 from models.features import FeatureEncoder
 from models.registry import resolve_model_uri
 from models.schema import Schema
@@ -63,6 +64,8 @@ class ServiceNeedModel:
         self.calibrators = {name: calibrators[name] for name in self.services}
         self.thresholds = {name: float(thresholds[name]) for name in self.services}
         self.metadata: dict[str, Any] = dict(metadata or {})
+        # Effect models (expected benefit), when the artifact has them: models.effects.
+        self.effects: ServiceEffectModels | None = None
         field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
         # One-hot (features x fields): sums feature contributions per input field.
         self._feature_to_field_matrix = np.zeros((len(field_index), len(field_index)))
@@ -275,4 +278,6 @@ def load_model(path: str | Path) -> ServiceNeedModel:
                 schema=model.encoder.feature_names,
             )
         )
+    if has_effects(stored.directory):
+        model.effects = ServiceEffectModels.load(stored.directory, stored.schema)
     return model

@@ -31,6 +31,11 @@ def register(subparsers: Any) -> None:
         "--no-tracking", action="store_true", help="do not log to MLflow (artifact only)"
     )
     train_parser.add_argument("--quiet", action="store_true", help="no progress output")
+    train_parser.add_argument(
+        "--no-effects",
+        action="store_true",
+        help="do not fit the effect (expected benefit) models",
+    )
     train_parser.set_defaults(handler=run_train)
 
     promote_parser = subparsers.add_parser(
@@ -80,6 +85,8 @@ def run_train(args: argparse.Namespace) -> int:
         changes.setdefault("tracking", {})["enabled"] = False
     if args.quiet:
         changes["progress"] = False
+    if getattr(args, "no_effects", False):
+        changes["effects"] = {"enabled": False}
     config = config.updated(changes) if changes else config
     try:
         result = train(args.data, schema=schema, config=config)
@@ -102,6 +109,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"targets against the oracle met: {'yes' if targets['passed'] else 'no'}")
     if result.fairness is not None:
         print(f"fairness verdict: {result.fairness.verdict}")
+    if result.effects is not None:
+        print(f"effect models: {result.effects}")
     if result.run_id:
         print(f"MLflow run: {result.run_id}")
     if result.model_version:

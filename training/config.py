@@ -154,6 +154,18 @@ class FairnessConfig(_Section):
     """Policy file; None: the fairness package's documented defaults."""
 
 
+class EffectsConfig(_Section):
+    """Effect models (expected benefit) fitted beside the need models (``training.effects``)."""
+
+    enabled: bool = True
+    n_folds: int = Field(default=3, ge=2)
+    min_propensity: float = Field(default=0.005, gt=0, lt=0.5)
+    """Common support: ``P(service | x, service or none)`` within [this, 1 - this]."""
+    control: str = "none"
+    """The treatment value meaning no service."""
+    seed: int = 0
+
+
 class TrainConfig(_Section):
     """Everything ``tarve train`` can be told; every key has a default."""
 
@@ -165,6 +177,7 @@ class TrainConfig(_Section):
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
     fairness: FairnessConfig = FairnessConfig()
+    effects: EffectsConfig = EffectsConfig()
     output_dir: Path | None = None
     """Where the model artifact directory is written; None: under ``TARVE_HOME/models``."""
     progress: bool = True

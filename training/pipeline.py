@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from models.drift import ReferenceProfile
     from models.model import ServiceNeedModel
     from training.audit import FairnessOutcome
+    from training.effects.train_hook import EffectsOutcome
     from training.fit import FitResult
     from training.steps import Calibration, EncodedData, TestScores
     from training.tracking import RegisteredVersion, RunInfo
@@ -59,6 +60,11 @@ class TrainResult:
         MLflow run and registered version (None when tracking or registering is off).
     step_seconds : dict of str to float
         Duration of each step.
+    effects : str or None
+        What the effect step did (services estimated, or why it was skipped); None
+        when it did not run.
+    effects_card : str
+        The model card's section on the effect models (empty without them).
     """
 
     model: ServiceNeedModel
@@ -71,6 +77,8 @@ class TrainResult:
     registered_model_name: str | None = None
     model_uri: str | None = None
     step_seconds: dict[str, float] = field(default_factory=dict)
+    effects: str | None = None
+    effects_card: str = ""
 
 
 def train(
@@ -126,6 +134,8 @@ class _Trained:
     calibration: Calibration
     model: ServiceNeedModel
     warm_up: Background[None] | None
+    frame: pd.DataFrame | None = None
+    """The validated frame, kept for the effect step (None when effects are off)."""
 
 
 def _fit_and_calibrate(
@@ -165,7 +175,15 @@ def _fit_and_calibrate(
             fitted, calibration, encoded, schema=schema, config=config, trained_at=trained_at
         )
     return _Trained(
-        trained_at, profile, feed_reference, encoded, fitted, calibration, model, warm_up
+        trained_at,
+        profile,
+        feed_reference,
+        encoded,
+        fitted,
+        calibration,
+        model,
+        warm_up,
+        frame=frame if config.effects.enabled else None,
     )
 
 
@@ -213,6 +231,16 @@ def _audit_evaluate_and_publish(
         run_id=run.run_id if run else None,
         step_seconds=reporter.step_seconds,
     )
+    if trained.frame is not None:
+        with reporter.step("fit effect models"):
+            outcome = steps.fit_effects(
+                trained.frame,
+                model.schema,
+                encoded.split,
+                config,
+                artifact_dir=result.artifact_dir,
+            )
+        _record_effects(result, outcome)
     with reporter.step("write model artifact"):
         files = steps.write_artifact(
             model,
@@ -221,6 +249,7 @@ def _audit_evaluate_and_publish(
             profile=trained.profile,
             feed_reference=trained.feed_reference,
             fairness=fairness,
+            effects_card=result.effects_card,
         )
     if run is not None:
         _publish(
@@ -235,6 +264,19 @@ def _audit_evaluate_and_publish(
             runtime=runtime,
         )
     return result
+
+
+def _record_effects(result: TrainResult, outcome: EffectsOutcome) -> None:
+    """Put what the effect step produced into the result, the report and the model."""
+    if outcome.fit is None:
+        result.effects = outcome.note
+        return
+    result.effects = f"{len(outcome.fit.services)} services estimated" + (
+        f", {len(outcome.fit.skipped)} not estimable" if outcome.fit.skipped else ""
+    )
+    result.report["effect_metrics"] = outcome.metrics
+    result.effects_card = outcome.card_section
+    result.model.effects = outcome.fit.models
 
 
 def _publish(

@@ -42,6 +42,7 @@ from training.split import SplitIndices, sample_positions, split_rows
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from training.effects.train_hook import EffectsOutcome
     from training.tracking import RegisteredVersion, RunInfo
 
 DATA_PROFILE = "data_profile.json"
@@ -369,6 +370,7 @@ def write_artifact(
     profile: Any,
     feed_reference: ReferenceProfile,
     fairness: FairnessOutcome | None,
+    effects_card: str = "",
 ) -> dict[str, list[Path]]:
     """Write the artifact directory (model, reports, card); return files to log by folder."""
     model.save(directory)
@@ -388,12 +390,44 @@ def write_artifact(
             else None
         ),
     )
+    if effects_card:
+        card = f"{card.rstrip()}\n\n{effects_card}"
     return {
         "evaluation": evaluation_files,
         "": [write_model_card(card, directory)],
         "data": [profile_path, reference_path],
         "fairness": fairness_files,
     }
+
+
+def fit_effects(
+    frame: pd.DataFrame,
+    schema: Schema,
+    split: SplitIndices,
+    config: TrainConfig,
+    *,
+    artifact_dir: Path,
+) -> EffectsOutcome:
+    """Fit the effect models on the training and calibration rows; save them into the artifact.
+
+    Returns the outcome of :func:`training.effects.train_effects` (``fit`` is None when
+    the step was skipped, with ``note`` saying why).
+    """
+    from training.effects.train_hook import EffectsSettings, train_effects
+
+    rows = np.sort(np.concatenate([split.train, split.calibration]))
+    return train_effects(
+        frame.iloc[rows].reset_index(drop=True),
+        schema,
+        artifact_dir,
+        settings=EffectsSettings(
+            n_folds=config.effects.n_folds,
+            min_propensity=config.effects.min_propensity,
+            control=config.effects.control,
+            seed=config.effects.seed,
+            num_threads=config.lightgbm.num_threads,
+        ),
+    )
 
 
 def plots(

@@ -135,6 +135,8 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
             ]
             if values:
                 metrics[f"{system}_mean_{key}"] = float(np.mean(values))
+    # Effect models (training.effects): already flat, ``effects.<service>.<figure>``.
+    metrics.update({k: float(v) for k, v in report.get("effect_metrics", {}).items()})
     return metrics
 
 

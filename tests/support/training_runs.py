@@ -36,6 +36,7 @@ def fast_train_config(**changes: Any) -> Any:
         "evaluation": {"baseline_sample": 1500},
         "tracking": {"enabled": False, "shap_sample": 50},
         "progress": False,
+        "effects": {"enabled": False},
     }
     return TrainConfig().updated(base).updated(changes)
 

@@ -1,0 +1,422 @@
+"""Effect models: what receiving a service is estimated to change in the outcome.
+
+Need and benefit are different numbers. The need models say how likely a client needs
+a service; the effect models estimate, per service, the change in the probability of
+being employed or in education within six months if the client receives the service
+instead of no service (a conditional average treatment effect learned from the service
+history; see ``docs/effects.md``).
+
+Per service the artifact holds a final-stage LightGBM regressor (its raw score *is* the
+estimated benefit, in probability points), the common-support bounds on the propensity,
+and an interval table: the doubly robust average effect, with its confidence interval,
+among clients whose estimate fell in the same band. A shared propensity model (any
+service at all, then which one) says whether a client lies inside common support;
+outside it, or when the client is not eligible, the answer is "not estimable" and why.
+
+On disk (a folder ``effects/`` inside the model artifact)::
+
+    effects.json          services, arms, bounds, interval tables, averages, metadata
+    propensity_activation.txt   binary LightGBM: did the client receive any service
+    propensity_choice.txt       multiclass LightGBM: which service, among those who got one
+    final/<service>.txt   the final-stage LightGBM regressor of each service
+
+Loading reads LightGBM text and JSON only; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.features import FeatureEncoder
+from models.rules import evaluate_rule
+from models.schema import Schema
+
+EFFECTS_DIR = "effects"
+EFFECTS_MANIFEST = "effects.json"
+ACTIVATION_FILE = "propensity_activation.txt"
+CHOICE_FILE = "propensity_choice.txt"
+FINAL_DIR = "final"
+EFFECTS_FORMAT_VERSION = 1
+
+STATUS_ESTIMATED = "estimated"
+STATUS_NOT_ELIGIBLE = "not_eligible"
+STATUS_OUTSIDE_SUPPORT = "outside_common_support"
+STATUS_NO_MODEL = "no_effect_model"
+STATUSES = (STATUS_ESTIMATED, STATUS_NOT_ELIGIBLE, STATUS_OUTSIDE_SUPPORT, STATUS_NO_MODEL)
+
+NOT_ESTIMABLE_TEXT: dict[str, dict[str, str]] = {
+    STATUS_NOT_ELIGIBLE: {
+        "fi": "asiakas ei täytä palvelun ehtoja",
+        "sv": "klienten uppfyller inte tjänstens villkor",
+        "en": "the client does not meet the service's eligibility rule",
+    },
+    STATUS_OUTSIDE_SUPPORT: {
+        "fi": "historiassa on liian vähän vastaavia asiakkaita, jotka saivat tai eivät "
+        "saaneet palvelua",
+        "sv": "historiken har för få jämförbara klienter som fick eller inte fick tjänsten",
+        "en": "too few comparable clients in the history received (or did not receive) "
+        "this service",
+    },
+    STATUS_NO_MODEL: {
+        "fi": "palvelusta ei ole tarpeeksi historiaa vaikutuksen arvioimiseen",
+        "sv": "tjänsten har för lite historik för en effektskattning",
+        "en": "the history holds too few clients who received this service",
+    },
+}
+"""Why a benefit is not estimable, in the caller's language."""
+
+MSG_NOT_EFFECTS = "{path} holds no effect models (no {manifest})"
+MSG_EFFECTS_FORMAT = "{path}: effect format version {found} is not supported (expected {expected})"
+MSG_EFFECTS_FEATURES = (
+    "{path}: the effect models' feature names do not match the schema's model inputs"
+)
+MSG_UNKNOWN_SERVICE = "no effect model for service {service!r}; the effect models have {services}"
+
+
+@dataclass(frozen=True)
+class IntervalBand:
+    """Clients whose estimated benefit is at most ``upper_edge`` (and above the band below).
+
+    ``mean``, ``lower`` and ``upper`` are the doubly robust average effect of these
+    clients and its confidence interval, from out-of-fold estimates.
+    """
+
+    upper_edge: float
+    mean: float
+    lower: float
+    upper: float
+    clients: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Return the band as JSON-ready numbers."""
+        return {
+            "upper_edge": self.upper_edge if np.isfinite(self.upper_edge) else None,
+            "mean": self.mean,
+            "lower": self.lower,
+            "upper": self.upper,
+            "clients": self.clients,
+        }
+
+
+@dataclass
+class ServiceEffect:
+    """One service's served effect model.
+
+    Parameters
+    ----------
+    service : str
+        The service (label name).
+    booster : lightgbm.Booster
+        Final-stage regressor; its raw score is the estimated benefit.
+    support : tuple of float
+        Lower and upper bound of the propensity ``P(service | x, service or none)`` inside
+        which an estimate is given.
+    bands : list of IntervalBand
+        The interval table, sorted by ``upper_edge`` (the last edge is infinite).
+    summary : dict
+        Average effect with its interval, sensitivity figures, counts (JSON-ready).
+    """
+
+    service: str
+    booster: lgb.Booster
+    support: tuple[float, float]
+    bands: list[IntervalBand]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def interval(self, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper interval bound for each estimate, from the interval table."""
+        edges = np.array([band.upper_edge for band in self.bands[:-1]])
+        index = np.searchsorted(edges, estimate, side="left")
+        lower = np.array([band.lower for band in self.bands])[index]
+        upper = np.array([band.upper for band in self.bands])[index]
+        return lower, upper
+
+
+@dataclass
+class PropensityModel:
+    """``P(arm | x)`` as P(any service | x) times P(which service | x, any service).
+
+    Parameters
+    ----------
+    activation : lightgbm.Booster
+        Binary: the client received some service.
+    choice : lightgbm.Booster
+        Multiclass over ``arms[1:]``, fitted on clients who received a service.
+    arms : list of str
+        The control first, then the services in the choice model's class order.
+    """
+
+    activation: lgb.Booster
+    choice: lgb.Booster
+    arms: list[str]
+
+    def arm_probability(self, matrix: np.ndarray) -> np.ndarray:
+        """``P(arm | x)``, shape (rows, arms); rows sum to one."""
+        any_service = np.asarray(self.activation.predict(matrix))
+        which = np.asarray(self.choice.predict(matrix)).reshape(len(matrix), len(self.arms) - 1)
+        return np.column_stack([1.0 - any_service, any_service[:, None] * which])
+
+
+@dataclass(frozen=True)
+class BenefitTable:
+    """Estimated benefits for many clients, shape (rows, services) each.
+
+    ``status`` holds one of :data:`STATUSES`; ``estimate``, ``lower`` and ``upper`` are
+    NaN where the status is not ``estimated``.
+    """
+
+    services: list[str]
+    estimate: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    status: np.ndarray
+    propensity: np.ndarray
+
+    def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        """Return the table as columns, four per service ``s``.
+
+        ``benefit_<s>``, ``benefit_lower_<s>``, ``benefit_upper_<s>``, ``benefit_status_<s>``.
+        """
+        columns: dict[str, Any] = {}
+        for column, service in enumerate(self.services):
+            columns[f"benefit_{service}"] = self.estimate[:, column]
+            columns[f"benefit_lower_{service}"] = self.lower[:, column]
+            columns[f"benefit_upper_{service}"] = self.upper[:, column]
+            columns[f"benefit_status_{service}"] = self.status[:, column]
+        return pd.DataFrame(columns, index=index)
+
+
+def eligibility_matrix(schema: Schema, frame: pd.DataFrame, services: Sequence[str]) -> np.ndarray:
+    """Each service's eligibility rule evaluated on ``frame``, shape (rows, services)."""
+    columns = []
+    for service in services:
+        label = schema.label_by_name[service]
+        if label.eligibility is None:
+            columns.append(np.ones(len(frame), dtype=bool))
+        else:
+            columns.append(np.asarray(evaluate_rule(label.eligibility.rule, frame), dtype=bool))
+    return np.column_stack(columns) if columns else np.zeros((len(frame), 0), dtype=bool)
+
+
+class ServiceEffectModels:
+    """Per-service benefit estimates with intervals, common support and TreeSHAP reasons.
+
+    Parameters
+    ----------
+    schema : Schema
+        The input schema (features come from :class:`models.features.FeatureEncoder`).
+    propensity : PropensityModel
+        Which arm (no service, or a service) a client is likely to have received.
+    effects : dict of str to ServiceEffect
+        The services that have an effect model.
+    services : list of str
+        Every service the schema lists (those without a model answer ``no_effect_model``).
+    metadata : dict
+        Method, parameters, training date and evaluation figures (JSON-ready).
+    """
+
+    def __init__(
+        self,
+        *,
+        schema: Schema,
+        propensity: PropensityModel,
+        effects: Mapping[str, ServiceEffect],
+        services: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.encoder = FeatureEncoder(schema)
+        self.propensity = propensity
+        self.arms = list(propensity.arms)
+        known = [label.name for label in schema.labels]
+        self.services: list[str] = [s for s in (services or known) if s in known]
+        for service in effects:
+            if service not in self.services:
+                raise ValueError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
+        self.effects = {s: effects[s] for s in self.services if s in effects}
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
+        self._feature_to_field = np.zeros((len(field_index), len(field_index)))
+        for feature, name in enumerate(self.encoder.feature_to_field):
+            self._feature_to_field[feature, field_index[name]] = 1.0
+
+    # -- prediction --------------------------------------------------------------------
+    def propensities(self, matrix: np.ndarray) -> np.ndarray:
+        """Compute ``P(service | x, service or none)`` per service, shape (rows, services).
+
+        NaN for a service without an effect model.
+        """
+        arm_probability = self.propensity.arm_probability(matrix)
+        control = arm_probability[:, 0]
+        out = np.full((len(matrix), len(self.services)), np.nan)
+        for column, service in enumerate(self.services):
+            if service in self.effects and service in self.arms:
+                treated = arm_probability[:, self.arms.index(service)]
+                out[:, column] = treated / np.maximum(treated + control, 1e-12)
+        return out
+
+    def predict_matrix(self, matrix: np.ndarray, eligible: np.ndarray) -> BenefitTable:
+        """Benefit estimates for an encoded matrix and its eligibility, (rows, services).
+
+        Parameters
+        ----------
+        matrix : ndarray, shape (rows, features)
+            Output of :class:`models.features.FeatureEncoder`.
+        eligible : ndarray of bool, shape (rows, services)
+            Eligibility per service, in the order of :attr:`services`.
+
+        Returns
+        -------
+        BenefitTable
+        """
+        rows = len(matrix)
+        shape = (rows, len(self.services))
+        estimate = np.full(shape, np.nan)
+        lower = np.full(shape, np.nan)
+        upper = np.full(shape, np.nan)
+        status = np.full(shape, STATUS_NO_MODEL, dtype=object)
+        propensity = self.propensities(matrix)
+        for column, service in enumerate(self.services):
+            effect = self.effects.get(service)
+            if effect is None:
+                continue
+            low, high = effect.support
+            inside = (propensity[:, column] >= low) & (propensity[:, column] <= high)
+            ok = eligible[:, column] & inside
+            status[:, column] = np.where(
+                ~eligible[:, column],
+                STATUS_NOT_ELIGIBLE,
+                np.where(inside, STATUS_ESTIMATED, STATUS_OUTSIDE_SUPPORT),
+            )
+            if ok.any():
+                values = np.asarray(effect.booster.predict(matrix[ok], raw_score=True))
+                band_low, band_high = effect.interval(values)
+                estimate[ok, column] = values
+                lower[ok, column] = band_low
+                upper[ok, column] = band_high
+        return BenefitTable(self.services, estimate, lower, upper, status, propensity)
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return benefit columns (:meth:`BenefitTable.frame`) for every row of a frame."""
+        matrix = self.encoder.encode_frame(frame)
+        eligible = eligibility_matrix(self.schema, frame, self.services)
+        return self.predict_matrix(matrix, eligible).frame(frame.index)
+
+    def contributions(self, matrix: np.ndarray, service: str) -> tuple[np.ndarray, np.ndarray]:
+        """Exact TreeSHAP of a service's final stage, summed per input field.
+
+        Returns
+        -------
+        field_contributions : ndarray, shape (rows, fields)
+            In probability points; ``base + contributions.sum(-1)`` is the estimate.
+        base_values : ndarray, shape (rows,)
+        """
+        if service not in self.effects:
+            known = list(self.effects)
+            raise KeyError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
+        booster = self.effects[service].booster
+        contrib = np.asarray(booster.predict(matrix, pred_contrib=True)).reshape(
+            len(matrix), matrix.shape[1] + 1
+        )
+        return contrib[:, :-1] @ self._feature_to_field, contrib[:, -1]
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``effects/`` into a model artifact directory (LightGBM text + JSON)."""
+        root = Path(directory) / EFFECTS_DIR
+        (root / FINAL_DIR).mkdir(parents=True, exist_ok=True)
+        self.propensity.activation.save_model(str(root / ACTIVATION_FILE))
+        self.propensity.choice.save_model(str(root / CHOICE_FILE))
+        for service, effect in self.effects.items():
+            effect.booster.save_model(str(root / FINAL_DIR / f"{service}.txt"))
+        manifest = {
+            "format_version": EFFECTS_FORMAT_VERSION,
+            "services": self.services,
+            "arms": self.arms,
+            "feature_names": self.encoder.feature_names,
+            "schema_fingerprint": self.schema.fingerprint(),
+            "effects": {
+                service: {
+                    "support": list(effect.support),
+                    "bands": [band.to_dict() for band in effect.bands],
+                    "summary": effect.summary,
+                }
+                for service, effect in self.effects.items()
+            },
+            "metadata": self.metadata,
+        }
+        (root / EFFECTS_MANIFEST).write_text(
+            json.dumps(manifest, indent=2, default=_json_default), "utf-8"
+        )
+        return root
+
+    @classmethod
+    def load(cls, directory: str | Path, schema: Schema) -> ServiceEffectModels:
+        """Read ``effects/`` of a model artifact directory; never unpickles."""
+        root = Path(directory) / EFFECTS_DIR
+        manifest_path = root / EFFECTS_MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(MSG_NOT_EFFECTS.format(path=root, manifest=EFFECTS_MANIFEST))
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text("utf-8"))
+        if manifest.get("format_version") != EFFECTS_FORMAT_VERSION:
+            raise ValueError(
+                MSG_EFFECTS_FORMAT.format(
+                    path=root,
+                    found=manifest.get("format_version"),
+                    expected=EFFECTS_FORMAT_VERSION,
+                )
+            )
+        effects = {}
+        for service, entry in manifest["effects"].items():
+            bands = [
+                IntervalBand(
+                    upper_edge=np.inf if band["upper_edge"] is None else float(band["upper_edge"]),
+                    mean=float(band["mean"]),
+                    lower=float(band["lower"]),
+                    upper=float(band["upper"]),
+                    clients=int(band["clients"]),
+                )
+                for band in entry["bands"]
+            ]
+            effects[service] = ServiceEffect(
+                service=service,
+                booster=lgb.Booster(model_file=str(root / FINAL_DIR / f"{service}.txt")),
+                support=(float(entry["support"][0]), float(entry["support"][1])),
+                bands=bands,
+                summary=dict(entry.get("summary", {})),
+            )
+        models = cls(
+            schema=schema,
+            propensity=PropensityModel(
+                activation=lgb.Booster(model_file=str(root / ACTIVATION_FILE)),
+                choice=lgb.Booster(model_file=str(root / CHOICE_FILE)),
+                arms=list(manifest["arms"]),
+            ),
+            effects=effects,
+            services=manifest["services"],
+            metadata=manifest.get("metadata", {}),
+        )
+        if models.encoder.feature_names != manifest["feature_names"]:
+            raise ValueError(MSG_EFFECTS_FEATURES.format(path=root))
+        return models
+
+
+def has_effects(directory: str | Path) -> bool:
+    """Whether a model artifact directory holds effect models."""
+    return (Path(directory) / EFFECTS_DIR / EFFECTS_MANIFEST).is_file()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return str(value)
