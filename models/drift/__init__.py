@@ -22,6 +22,7 @@ from models.drift.compare import (
     DriftFinding,
     DriftReport,
     FieldDrift,
+    check_frame,
     compare_profiles,
     render_drift_report,
 )
@@ -34,7 +35,6 @@ from models.drift.profile import (
     ReferenceProfile,
     SourceReference,
     build_reference,
-    check_frame,
     monitored_fields,
     read_reference,
     write_reference,

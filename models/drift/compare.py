@@ -14,11 +14,19 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial.distance import jensenshannon
 
 from models.drift.policy import DriftPolicy
-from models.drift.profile import FieldCounts, FieldReference, ObservedProfile, ReferenceProfile
+from models.drift.profile import (
+    FieldCounts,
+    FieldReference,
+    ObservedProfile,
+    ProfileAccumulator,
+    ReferenceProfile,
+)
+from models.schema import Schema
 
 SHARE_FLOOR = 1e-4
 PSI = "psi"
@@ -329,3 +337,14 @@ def render_drift_report(report: DriftReport) -> str:
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         )
     return "\n".join(line.rstrip() for line in lines)
+
+
+def check_frame(
+    frame: pd.DataFrame,
+    reference: ReferenceProfile,
+    schema: Schema,
+    policy: DriftPolicy | None = None,
+) -> DriftReport:
+    """Profile one frame and compare it with the reference (a convenience for tests)."""
+    observed = ProfileAccumulator(reference, schema).profile_of(frame)
+    return compare_profiles(reference, observed, policy or DriftPolicy())

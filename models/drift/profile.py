@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.rules import rule_fields
 from models.schema import FieldSpec, Schema
-
-if TYPE_CHECKING:
-    from models.drift.compare import DriftReport
-    from models.drift.policy import DriftPolicy
 
 REFERENCE_FILE = "feed_reference.json"
 FORMAT_VERSION = 1
@@ -389,17 +385,3 @@ class ProfileAccumulator:
     def update(self, frame: pd.DataFrame) -> ObservedProfile:
         """Count one more frame; returns the running total."""
         return self.observed.merge(self.profile_of(frame))
-
-
-def check_frame(
-    frame: pd.DataFrame,
-    reference: ReferenceProfile,
-    schema: Schema,
-    policy: DriftPolicy | None = None,
-) -> DriftReport:
-    """Profile one frame and compare it with the reference (a convenience for tests)."""
-    from models.drift.compare import compare_profiles
-    from models.drift.policy import DriftPolicy
-
-    observed = ProfileAccumulator(reference, schema).profile_of(frame)
-    return compare_profiles(reference, observed, policy or DriftPolicy())
