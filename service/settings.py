@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=256 * MIB, ge=1024, description="Largest predictions file for a fairness audit."
     )
+    audit_max_columns: int = Field(
+        default=200, ge=1, description="Most columns in an uploaded predictions file."
+    )
+    audit_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows in an uploaded predictions file (bounds the audit's memory).",
+    )
     key_cache_seconds: float = Field(
         default=5.0,
         ge=0,
