@@ -18,7 +18,7 @@ def test_migrations_match_the_models_and_are_idempotent(database_url: str) -> No
         with database.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0002"
+            assert context.get_current_revision() == "0003"
         tables = set(inspect(database.engine).get_table_names())
         assert {"api_keys", "audit_log", "feedback", "alembic_version"} <= tables
     finally:
