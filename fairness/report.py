@@ -331,6 +331,7 @@ class ModelInfo(BaseModel):
 
     name: str | None = None
     version: str | int | None = None
+    manifest_sha256: str | None = None
 
     @property
     def extras(self) -> dict[str, Any]:

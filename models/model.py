@@ -71,6 +71,8 @@ class ServiceNeedModel:
         self._feature_to_field_matrix = np.zeros((len(field_index), len(field_index)))
         for feature, field in enumerate(self.encoder.feature_to_field):
             self._feature_to_field_matrix[feature, field_index[field]] = 1.0
+        # The SHA-256 of the integrity manifest it was loaded from (None if never saved).
+        self.manifest_sha256: str | None = None
         self._single_row: SingleRowPredictors | None = None
         self._single_row_failed = False
         self._single_row_lock = threading.Lock()
@@ -244,7 +246,9 @@ class ServiceNeedModel:
         return None if version is None else str(version)
 
 
-def load_model(path: str | Path) -> ServiceNeedModel:
+def load_model(
+    path: str | Path, *, expected_manifest_sha256: str | None = None, isolate: bool = False
+) -> ServiceNeedModel:
     """Load a model from an artifact directory or an MLflow URI.
 
     Parameters
@@ -252,6 +256,11 @@ def load_model(path: str | Path) -> ServiceNeedModel:
     path : str or Path
         A model directory, ``models:/NAME@alias``, ``models:/NAME/VERSION`` or
         ``runs:/...``; MLflow URIs are resolved through :mod:`models.registry`.
+    expected_manifest_sha256 : str, optional
+        The integrity manifest's SHA-256 to insist on (the registry's tag).
+    isolate : bool, default False
+        Parse the LightGBM files in a child process first (see
+        :func:`models.artifact.read_artifact`).
 
     Returns
     -------
@@ -259,10 +268,14 @@ def load_model(path: str | Path) -> ServiceNeedModel:
 
     Raises
     ------
+    models.artifact.ArtifactIntegrityError
+        A file does not match the artifact's integrity manifest (a ``ValueError``).
     ValueError
         The stored feature names do not match the schema's model inputs.
     """
-    stored = read_artifact(resolve_model_uri(path))
+    stored = read_artifact(
+        resolve_model_uri(path), expected_manifest_sha256=expected_manifest_sha256, isolate=isolate
+    )
     model = ServiceNeedModel(
         schema=stored.schema,
         boosters=stored.boosters,
@@ -270,6 +283,7 @@ def load_model(path: str | Path) -> ServiceNeedModel:
         thresholds=stored.thresholds,
         metadata=stored.metadata,
     )
+    model.manifest_sha256 = stored.manifest_sha256
     if model.encoder.feature_names != stored.feature_names:
         raise ValueError(
             MSG_FEATURES.format(

@@ -16,19 +16,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
+from service.audit_log import AuditRecovery
 from service.auth import KeyAuthenticator
-from service.db import Database
+from service.db import Database, DatabaseUnavailable
 from service.docs_pages import install_offline_docs
 from service.metrics import RequestContextMiddleware, ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
-from service.problems import ModelRejected, install_problem_handlers
+from service.problems import PROBLEM_TYPES, install_problem_handlers, problem_response
 from service.request_guard import RequestGuardMiddleware
 from service.request_model import example_request
 from service.routes import ROUTERS
 from service.routes.fairness import AUDIT_UPLOAD_PATH
 from service.settings import Settings, get_settings
+from service.spool import AuditSpool
 
 logger = logging.getLogger("service.app")
 GENERATED_SCHEMAS = (
@@ -94,12 +97,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics: ServiceMetrics = app.state.metrics
     if settings.migrate_on_startup:
         database.upgrade()
-    try:
-        holder.reload()
-        metrics.reloads.labels(result="loaded").inc()
-    except ModelRejected as exc:
-        metrics.reloads.labels(result="rejected").inc()
-        logger.error("starting without a model: %s", exc)
+    recovery = AuditRecovery(database)
+    recovery.start()  # replays what a previous process spooled, then watches
+    # Bounded by the registry timeout; on failure the last verified local copy serves
+    # (if any) and the registry is retried in the background.
+    holder.start(
+        retry_seconds=settings.registry_retry_seconds,
+        on_result=lambda result: metrics.reloads.labels(result=result).inc(),
+    )
+    if holder.current is None:
+        logger.error("starting without a model: %s", holder.unavailable_reason())
     if settings.reload_interval_seconds:
         holder.start_polling(
             settings.reload_interval_seconds,
@@ -109,6 +116,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         holder.stop_polling()
+        recovery.stop()
         database.dispose()
 
 
@@ -131,17 +139,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.database = Database(settings.database_url)
+    spool = (
+        AuditSpool(settings.audit_spool_path, max_bytes=settings.audit_spool_max_bytes)
+        if settings.audit_spool_path is not None
+        else None
+    )
+    app.state.database = Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        spool=spool,
+    )
     app.state.authenticator = KeyAuthenticator(
         app.state.database, cache_seconds=settings.key_cache_seconds
     )
     app.state.holder = ModelHolder(
-        settings.model_uri, batch_limit=settings.batch_limit, on_swap=on_swap
+        settings.model_uri,
+        batch_limit=settings.batch_limit,
+        on_swap=on_swap,
+        registry_timeout=settings.registry_timeout_seconds,
+        local_copy=settings.model_local_copy,
     )
     for router in ROUTERS:
         app.include_router(router)
     install_offline_docs(app)
     install_problem_handlers(app)
+    retry_after = str(settings.retry_after_seconds)
+
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # One log line per incident comes from DatabaseHealth; none per request here.
+        return problem_response(
+            PROBLEM_TYPES["service-unavailable"],
+            detail="the database is not available; nothing was done, retry later",
+            request=request,
+            headers={"Retry-After": retry_after},
+        )
+
+    app.add_exception_handler(DatabaseUnavailable, on_database_unavailable)
     app.add_middleware(
         RequestGuardMiddleware,
         max_body_bytes=settings.max_body_bytes,

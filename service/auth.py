@@ -27,10 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from models.extract.identity_code import looks_like_identity_code
+from models.extract.identity_code import contains_identity_code
 from service.db import ApiKey, Database, utc_now
 from service.problems import Forbidden, ProblemError, Unauthorized
 
+# What a key can look like; anything else is refused without a database query.
+KEY_PATTERN = re.compile(r"^tarve_(?:caseworker|auditor|admin)_[A-Za-z0-9_-]{43}$")
 KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 MSG_NO_KEY = "no API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 MSG_BAD_KEY = "the API key is unknown or revoked"
@@ -98,7 +100,7 @@ def check_key_name(name: str) -> None:
     """Raise :class:`InvalidKeyName` unless ``name`` may name a key."""
     if not KEY_NAME_PATTERN.match(name):
         raise InvalidKeyName(MSG_BAD_NAME)
-    if looks_like_identity_code(name):
+    if contains_identity_code(name):
         raise InvalidKeyName(MSG_NAME_IS_IDENTITY_CODE)
 
 
@@ -196,6 +198,26 @@ class KeyAuthenticator:
             self._cache.clear()
 
 
+def token_from_headers(headers: dict[bytes, bytes]) -> str | None:
+    """Return the API key in raw ASGI headers (lower-case names): bearer token or ``X-API-Key``."""
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    api_key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return api_key or None
+
+
+async def authenticate_token(authenticator: KeyAuthenticator, token: str) -> Principal | None:
+    """Return the caller a token belongs to: malformed keys cost nothing, others a cached lookup."""
+    if not KEY_PATTERN.match(token):
+        return None
+    known, principal = authenticator.cached(token)
+    if not known:
+        principal = await run_in_threadpool(authenticator.authenticate, token)
+    return principal
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
 _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key in the X-API-Key header."
@@ -216,9 +238,7 @@ async def authenticate(
     if not token:
         raise Unauthorized(MSG_NO_KEY)
     authenticator: KeyAuthenticator = request.app.state.authenticator
-    known, principal = authenticator.cached(token)
-    if not known:
-        principal = await run_in_threadpool(authenticator.authenticate, token)
+    principal = await authenticate_token(authenticator, token)
     if principal is None:
         raise Unauthorized(MSG_BAD_KEY)
     request.state.principal = principal

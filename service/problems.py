@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from models.extract.identity_code import free_text_has_identity_code
 from models.features import UnknownCategoryError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -141,6 +142,25 @@ _TYPES = [
         "Something went wrong on the server; the request id identifies it in the logs.",
     ),
     ProblemType("http-error", 400, "HTTP error", "A protocol-level error."),
+    ProblemType(
+        "json-too-deep",
+        400,
+        "The JSON body is nested too deeply",
+        "Arrays and objects may nest at most 32 levels.",
+    ),
+    ProblemType(
+        "malformed-body",
+        400,
+        "The body cannot be parsed",
+        "The body is not well-formed (JSON or multipart form data).",
+    ),
+    ProblemType(
+        "rate-limited",
+        429,
+        "Too many requests",
+        "The key or the address sent more requests (or batch clients) than its budget; "
+        "`Retry-After` says when to try again.",
+    ),
 ]
 PROBLEM_TYPES: dict[str, ProblemType] = {problem.slug: problem for problem in _TYPES}
 
@@ -218,6 +238,21 @@ class ContentTooLarge(ProblemError):
     """413: the body is over the configured limit."""
 
     slug = "content-too-large"
+
+
+class JsonTooDeep(ProblemError):
+    """400: a JSON body nests deeper than the limit."""
+
+    slug = "json-too-deep"
+
+
+class RateLimited(ProblemError):
+    """429: over the per-key, per-address or batch budget; ``Retry-After`` in seconds."""
+
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
 class BatchTooLarge(ProblemError):
@@ -326,7 +361,8 @@ def problem_body(
         "detail": detail or problem.title,
     }
     if request is not None:
-        body["instance"] = request.url.path
+        if problem.status != 404 and not free_text_has_identity_code(request.url.path):
+            body["instance"] = request.url.path  # never the path of a 404: it is the caller's
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             body["request_id"] = request_id

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=256 * MIB, ge=1024, description="Largest predictions file for a fairness audit."
     )
+    audit_max_columns: int = Field(
+        default=200, ge=1, description="Most columns in an uploaded predictions file."
+    )
+    audit_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows in an uploaded predictions file (bounds the audit's memory).",
+    )
     key_cache_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -80,6 +88,48 @@ class Settings(BaseSettings):
     )
     server_timing: bool = Field(
         default=True, description="Add a Server-Timing header with the handling time."
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="Longest wait for a database connection (connecting, or a free one in "
+        "the pool).",
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest a database statement (or a whole short transaction) may take; "
+        "a connection held longer is cut, also when the network holds its packets.",
+    )
+    retry_after_seconds: int = Field(
+        default=5, ge=1, description="Retry-After of the 503 answered while the database is down."
+    )
+    audit_spool_path: Path | None = Field(
+        default_factory=lambda: tarve_home() / "audit-spool.jsonl",
+        description="Local append-only file (fsync'd) that keeps audit rows while the "
+        "database does not answer; replayed in order when it does. None: no spool (a "
+        "database outage then refuses audited calls with 503).",
+    )
+    audit_spool_max_bytes: int = Field(
+        default=64 * MIB,
+        ge=4096,
+        description="Largest audit spool; when it is full, audited calls are refused (503).",
+    )
+    registry_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait for the model registry (locating or fetching a model), at "
+        "start and on reload.",
+    )
+    registry_retry_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often to retry the registry when no model could be loaded at start.",
+    )
+    model_local_copy: Path | None = Field(
+        default_factory=lambda: tarve_home() / "served-model",
+        description="Where the last verified model fetched from the registry is kept; the "
+        "server starts from it when the registry does not answer.",
     )
 
 

@@ -73,7 +73,7 @@ def run_validate(args: argparse.Namespace) -> int:
             print(str(exc), file=sys.stderr)
         return EXIT_INVALID_SCHEMA
     try:
-        frame = read_extract(args.data)
+        frame = read_extract(args.data, identity_codes="keep")  # reported below
     except ExtractReadError as exc:
         if args.as_json:
             _emit_json({"ok": False, "data": source, "read_error": str(exc)})

@@ -47,7 +47,7 @@ def load_training_frame(
         raw = data
     else:
         source = str(data)
-        raw = read_extract(data)
+        raw = read_extract(data, identity_codes="keep")  # the validator reports them
     result = validate_frame(raw, schema, require_labels=True)
     if result.frame is None:
         raise ExtractValidationError(result, source=source)

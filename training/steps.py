@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from models.artifact import manifest_sha256
 from models.calibration import IdentityCalibrator
 from models.drift import ReferenceProfile, build_reference, write_reference
 from models.extract import data_fingerprint
@@ -374,6 +375,8 @@ def write_artifact(
 ) -> dict[str, list[Path]]:
     """Write the artifact directory (model, reports, card); return files to log by folder."""
     model.save(directory)
+    if fairness is not None:  # the report names the exact files it audited
+        fairness.stamp(manifest_sha256=manifest_sha256(directory))
     evaluation_files = list(write_report(report, directory))
     profile_path = directory / DATA_PROFILE
     profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")

@@ -367,7 +367,8 @@ class _FrameCheck:
         position = self.locate(spec.name, required=True)
         if position is None:
             return
-        values = self.columns[position]
+        values = self.columns[position].with_missing_markers(self.schema.missing_markers(spec))
+        self.columns[position] = values
         self.missing_share[spec.name] = float(values.missing.mean()) if self.rows else 0.0
         parsed, issues = _parse_field(values, spec)
         self.report(issues, position)
@@ -484,7 +485,9 @@ def load_validated_extract(
     ExtractValidationError
         The extract has problems; the message lists every one.
     """
-    result = validate_frame(read_extract(path), schema, require_labels=require_labels)
+    result = validate_frame(
+        read_extract(path, identity_codes="keep"), schema, require_labels=require_labels
+    )
     if result.frame is None:
         raise ExtractValidationError(result, source=path)
     return result.frame

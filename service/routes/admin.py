@@ -62,7 +62,7 @@ def reload_model(
         raise
     metrics.reloads.labels(result="loaded").inc()
     served = holder.get()
-    audit.for_model(served.name, served.version).record("admin.reload")
+    audit.for_model(served.name, served.version, served.manifest_sha256).record("admin.reload")
     return ReloadResponse(
         changed=outcome.changed,
         previous_version=outcome.previous_version,

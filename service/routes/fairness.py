@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from models.extract.identity_code import contains_identity_code
+from models.extract.reading import ExtractReadError, IdentityCodesInExtract, check_extract_shape
 from service.deps import (
     AuditDep,
     AuditorDep,
@@ -23,7 +25,13 @@ from service.deps import (
     SettingsDep,
     weighted_values,
 )
-from service.problems import FairnessReportMissing, InvalidRequest, NotAcceptable, field_error
+from service.problems import (
+    FairnessReportMissing,
+    IdentityCodeInRequest,
+    InvalidRequest,
+    NotAcceptable,
+    field_error,
+)
 from service.responses import problem_responses
 
 if TYPE_CHECKING:
@@ -33,6 +41,7 @@ router = APIRouter(prefix="/v1/fairness", tags=["fairness"])
 AUDIT_UPLOAD_PATH = "/v1/fairness/audit"
 ALLOWED_SUFFIXES = (".csv", ".parquet", ".pq")
 MSG_SUFFIX = "the file must be .csv or .parquet"
+MAX_MESSAGE_CHARACTERS = 500  # error bodies stay short, whatever the file's columns
 MSG_NO_REPORT = "the served model ({name} version {version}) has no fairness audit"
 REPORT_CONTENT = {
     "application/json": {"schema": {"type": "object"}},
@@ -117,6 +126,11 @@ def audit_upload(  # noqa: D103
     from fairness.policy import load_policy
 
     wants_html = _wants_html(accept)
+    fields = {"label": [label], "score": [score], "group": group, "decision": [decision]}
+    fields |= {"service": [service], "file": [file.filename]}
+    coded = [name for name, values in fields.items() if any(_holds_code(v) for v in values)]
+    if coded:
+        raise IdentityCodeInRequest([("body", [name]) for name in coded])
     filename = Path(file.filename or "predictions.csv").name
     suffix = Path(filename).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
@@ -128,6 +142,11 @@ def audit_upload(  # noqa: D103
             while chunk := file.file.read(1024 * 1024):
                 target.write(chunk)
         try:
+            # Counted from the header or the footer before anything is parsed: memory stays
+            # bounded by the caps, whatever the file claims.
+            check_extract_shape(
+                path, max_columns=settings.audit_max_columns, max_rows=settings.audit_max_rows
+            )
             report = audit_predictions_file(
                 path,
                 label=label,
@@ -139,6 +158,15 @@ def audit_upload(  # noqa: D103
                 policy=policy,
                 metadata={"name": filename, "uploaded_by": caller.name},
             )
+        except IdentityCodesInExtract as exc:
+            raise IdentityCodeInRequest(
+                [("body", ["file", column]) for column in exc.columns]
+            ) from None
+        except ExtractReadError as exc:
+            raise InvalidRequest(
+                [field_error("body", ["file"], _describe(exc, path, filename), "file_shape")],
+                detail="the predictions file cannot be read",
+            ) from None
         except (ValueError, KeyError) as exc:
             raise InvalidRequest(
                 [field_error("body", ["file"], _describe(exc, path, filename), "audit_input")],
@@ -148,6 +176,10 @@ def audit_upload(  # noqa: D103
     return _render(report, wants_html)
 
 
+def _holds_code(value: str | None) -> bool:
+    return value is not None and contains_identity_code(value)
+
+
 def _describe(exc: Exception, path: Path, filename: str) -> str:
     text: Any = exc.args[0] if exc.args else str(exc)
-    return str(text).replace(str(path), filename)
+    return str(text).replace(str(path), filename)[:MAX_MESSAGE_CHARACTERS]

@@ -7,11 +7,14 @@ for the process metrics) is a plain ``def``, so neither blocks the event loop.
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from service.db import Database
 from service.deps import DatabaseDep, HolderDep, MetricsDep
 from service.problems import PROBLEM_TYPES, problem_response
 from service.responses import Health, ModelRef, Readiness, problem_responses
@@ -30,28 +33,55 @@ async def healthz() -> Health:  # noqa: D103
     summary="A model is loaded and the database answers",
     responses=problem_responses(503),
 )
-async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> Response:  # noqa: D103
+async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> Response:
+    """Ready when a model is served and the database answers; bounded in time.
+
+    The database is pinged in the thread pool, within the statement timeout; while it
+    is known to be down (the recovery thread probes it every second) nothing waits. No
+    URL or path appears in the reasons: this answer needs no key.
+    """
     reasons: list[str] = []
     served = holder.current
     if served is None:
         reasons.append(f"model: {holder.unavailable_reason()}")
-    try:
-        await run_in_threadpool(database.ping)
-    except Exception as exc:
-        reasons.append(f"database: {type(exc).__name__}")
+    database_reason = await _database_reason(request, database)
+    if database_reason is not None:
+        reasons.append(f"database: {database_reason}")
     if reasons or served is None:
         return problem_response(
             PROBLEM_TYPES["service-unavailable"],
             detail="not ready: " + "; ".join(reasons),
             request=request,
             reasons=reasons,
+            headers={"Retry-After": str(request.app.state.settings.retry_after_seconds)},
         )
     ready = Readiness(
         status="ready",
         model=ModelRef.of(served),
         database="ok",
     )
-    return JSONResponse(ready.model_dump(mode="json"))
+    body = ready.model_dump(mode="json")
+    notes = []
+    if holder.serving_local_copy:
+        notes.append("model: the registry does not answer; serving the last verified local copy")
+    rejected = holder.rejection_reason()
+    if rejected is not None:
+        notes.append(f"model: the last reload was refused, the previous model serves: {rejected}")
+    if notes:
+        body["notes"] = notes
+    return JSONResponse(body)
+
+
+async def _database_reason(request: Request, database: Database) -> str | None:
+    spooling = " (audit rows are kept in the local spool)" if database.spool is not None else ""
+    if database.health.down:
+        return f"not answering ({database.health.problem}){spooling}"
+    bound = request.app.state.settings.database_statement_timeout_seconds + 1.0
+    try:
+        await asyncio.wait_for(run_in_threadpool(database.ping), timeout=bound)
+    except Exception as exc:
+        return f"{type(exc).__name__}{spooling}"
+    return None
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

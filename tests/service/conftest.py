@@ -110,6 +110,10 @@ def make_settings(model_uri: str | Path, database_url: str, **overrides: Any) ->
         "model_uri": str(model_uri),
         "database_url": database_url,
         "key_cache_seconds": 0,
+        # No spool or local model copy under a shared TARVE_HOME: tests that need them
+        # name a directory of their own.
+        "audit_spool_path": None,
+        "model_local_copy": None,
     }
     values.update(overrides)
     return Settings(**values)

@@ -94,10 +94,22 @@ def test_identity_code_as_a_column_name_is_withheld(
 
 
 def test_identity_code_never_echoed_as_an_example(schema: Schema, text_frame: pd.DataFrame) -> None:
-    text_frame.loc[0, "age"] = f"x{IDENTITY_CODE}"  # not a separate token: column not refused
+    # Glued with a wrong check character: not refused, but never quoted either.
+    text_frame.loc[0, "age"] = f"x{IDENTITY_CODE_BAD_CHECK}"
     text_frame.loc[1, "age"] = "abc"
     result = validate_frame(text_frame, schema)
     problem = only_problem(result)
     assert problem.kind == ProblemKind.WRONG_TYPE
     assert problem.count == 2
-    assert all(IDENTITY_CODE not in example for example in problem.examples)
+    assert all(IDENTITY_CODE_BAD_CHECK not in example for example in problem.examples)
+
+
+def test_glued_codes_with_a_valid_check_character_are_refused(
+    schema: Schema, text_frame: pd.DataFrame
+) -> None:
+    code = IDENTITY_CODE
+    glued = [f"ura{code}", f"{code}x", f"HETU{code}", f"0{code}"]
+    text_frame["notes"] = [*glued, "ok", ""]
+    problem = only_problem(validate_frame(text_frame, schema))
+    assert (problem.column, problem.kind) == ("notes", ProblemKind.IDENTITY_CODE)
+    assert problem.rows == (1, 2, 3, 4)
