@@ -16,7 +16,7 @@ it from the same parts and under the same rules, so that both agree to the last 
 - reasons: protected fields never, contributions above ``MIN_CONTRIBUTION`` only, the
   largest absolute contributions first (ties in field order), values decoded from the
   encoded row (the sentences are made by the caller with
-  :func:`models.recommend.reason_text`).
+  :func:`models.reasons.reason_text`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from models.model import ServiceNeedModel
-from models.recommend import MIN_CONTRIBUTION
+from models.reasons import MIN_CONTRIBUTION
 from models.rules import evaluate_rule_on_record, rule_fields
 from models.schema import FieldSpec
 

@@ -32,6 +32,11 @@ MSG_NO_CATEGORIES = "type 'category' needs a non-empty 'categories' list"
 MSG_UNKNOWN_FIELD_REF = "refers to unknown field {name!r}"
 MSG_RANGE_ON_TYPE = "'min'/'max' are not allowed for type {type!r}"
 MSG_CATEGORIES_ON_TYPE = "'categories' are only allowed for type 'category', not {type!r}"
+MSG_NO_CATEGORY_LABEL = (
+    "field {field!r}: category {category!r} has no label in {missing} "
+    "(every category of a field that can be a reason needs one in each of {languages})"
+)
+MSG_UNIT_LANGUAGE = "field {field!r} ({part}): no text in {missing} (the languages are {languages})"
 
 
 class SchemaError(ValueError):
@@ -68,6 +73,17 @@ class Source(_Strict):
     label: Translations
 
 
+class LargerUnit(_Strict):
+    """A coarser unit for large values, e.g. months shown as years from 24 months on."""
+
+    factor: float
+    """How many of the field's units make one of these (12 months in a year)."""
+    from_value: float
+    """The value (in the field's unit) from which the coarser unit is used."""
+    unit: Translations
+    unit_one: Translations | None = None
+
+
 class FieldSpec(_Strict):
     """One field of a record: type, range or categories, labels, source and roles."""
 
@@ -82,9 +98,18 @@ class FieldSpec(_Strict):
     category_labels: dict[str, Translations] | None = None
     ordered: bool = False
     unit: Translations | None = None
+    """The unit after a number (the plural form when ``unit_one`` is given)."""
+    unit_one: Translations | None = None
+    """The unit after the number 1 (e.g. "hakemus" beside "hakemusta")."""
+    larger_unit: LargerUnit | None = None
     protected: bool = False
     model_input: bool = True
     changeable: bool = True
+
+    @property
+    def can_be_reason(self) -> bool:
+        """Whether the field may be shown as a reason (a model input, not protected)."""
+        return self.model_input and not self.protected
 
     @property
     def is_numeric(self) -> bool:
@@ -229,6 +254,48 @@ def _comparable(value: float | str, type_: str) -> float:
     return float(value)
 
 
+def _given_languages(text: Translations | None) -> set[str]:
+    """Return the language codes ``text`` has a non-empty text in."""
+    if text is None:
+        return set()
+    return {code for code, value in text.model_dump(exclude_none=True).items() if value}
+
+
+def _reason_label_problems(schema: Schema) -> list[str]:
+    """Every category of a field that can be a reason has a label in every language."""
+    problems = []
+    languages = list(getattr(schema, "languages", None) or LANGUAGES)
+    for spec in schema.fields:
+        wanted: list[tuple[str, Translations | None]] = []
+        if spec.type == "category" and spec.can_be_reason:
+            labels = spec.category_labels or {}
+            wanted += [(category, labels.get(category)) for category in spec.categories or []]
+        for category, text in wanted:
+            missing = [code for code in languages if code not in _given_languages(text)]
+            if missing:
+                problems.append(
+                    MSG_NO_CATEGORY_LABEL.format(
+                        field=spec.name,
+                        category=category,
+                        missing=", ".join(missing),
+                        languages=languages,
+                    )
+                )
+        units = [("unit_one", spec.unit_one)]
+        if spec.larger_unit is not None:
+            units += [("larger_unit.unit", spec.larger_unit.unit)]
+            units += [("larger_unit.unit_one", spec.larger_unit.unit_one)]
+        for part, text in units:
+            missing = [code for code in languages if code not in _given_languages(text)]
+            if text is not None and missing:
+                problems.append(
+                    MSG_UNIT_LANGUAGE.format(
+                        field=spec.name, part=part, missing=", ".join(missing), languages=languages
+                    )
+                )
+    return problems
+
+
 def _semantic_problems(schema: Schema) -> list[str]:
     problems: list[str] = []
     names = [spec.name for spec in schema.fields] + [spec.column for spec in schema.labels]
@@ -297,6 +364,7 @@ def _semantic_problems(schema: Schema) -> list[str]:
                         f"audit group {group.name!r} (bin {band.name!r}): "
                         + MSG_RANGE.format(min=band.min, max=band.max)
                     )
+    problems.extend(_reason_label_problems(schema))
     for attr in ("id_column", "split_date_column", "treatment_column", "outcome_column"):
         ref = getattr(schema, attr)
         if ref is not None and attr != "id_column" and ref not in known_fields:

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from models.model import ServiceNeedModel
 from models.ranking import RankedFrame
-from models.recommend import reason_text
+from models.reasons import reason_text
 
 SENTENCE_CACHE_LIMIT = 500_000
 _MISSING_CODE = -1.0e300  # stands for NaN in keys (NaN never equals itself)

@@ -478,6 +478,9 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
     with engine.connect() as connection:
         locking = connection.dialect.name == "postgresql"
         if locking:
+            # Waiting for another replica's migration may take longer than the service's
+            # statement timeout: this session has none.
+            connection.execute(text("SET statement_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             connection.commit()
         try:

@@ -5,7 +5,8 @@ with ``pydantic.create_model``: each field the model reads (its inputs, and the 
 its eligibility rules read) with the schema's type, range (``ge``/``le``) and categories
 (``Literal``), optional when nullable or from a consent-only source, required otherwise;
 unknown fields are refused (``extra="forbid"``), and nothing else is accepted: the API
-takes no data it does not use. Numbers and booleans are strict (``"5"`` is not 5).
+takes no data it does not use. Numbers and booleans are strict (``"5"`` is not 5); an
+integer field takes any integral JSON number (``40`` or ``40.0``, not ``40.5``).
 The OpenAPI document is built from these models, so it always matches the model served.
 """
 
@@ -13,9 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
 
@@ -38,6 +46,17 @@ CLIENT_REF_DESCRIPTION = (
     "The client system's pseudonymous reference for the client (never a personal "
     "identity code: a request with one is refused)."
 )
+
+
+def _integral(value: Any) -> Any:
+    """40.0 is the integer 40, as JSON Schema's "integer" says; 40.5 and "40" stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+IntegralNumber = Annotated[int, BeforeValidator(_integral)]
+"""An integer field: any integral JSON number (40 or 40.0), nothing else."""
 
 
 class _Strict(BaseModel):
@@ -109,7 +128,7 @@ def _field_definition(spec: FieldSpec, schema: Schema) -> tuple[Any, Any]:
         python_type = float
         constraints = {"strict": True, "allow_inf_nan": False}
     elif spec.type == "integer":
-        python_type = int
+        python_type = IntegralNumber
         constraints = {"strict": True}
     elif spec.type == "boolean":
         python_type = bool

@@ -25,10 +25,37 @@ ReasonValue = bool | int | float | str | None
 class ReasonOut(BaseModel):
     field: str = Field(description="The input field.")
     label: str = Field(description="The field's name in the response language.")
-    value: ReasonValue = Field(description="The value the model saw (null: missing).")
-    direction: Literal["raises", "lowers"]
+    value: ReasonValue = Field(description="The value the model saw (null: not recorded).")
+    value_text: str = Field(
+        description="The value in words, with its unit ('18 kuukautta'; 'not recorded')."
+    )
+    direction: Literal["raises", "lowers"] = Field(
+        description="Which of the suggestion's reason_headings the reason is listed under."
+    )
     contribution: float = Field(description="TreeSHAP contribution in log-odds, summed per field.")
-    text: str = Field(description="One sentence for the caseworker.")
+    text: str = Field(description="The item the caseworker reads: 'label: value_text'.")
+
+
+class OtherFactorOut(BaseModel):
+    kind: Literal["other_fields", "protected_attributes", "no_consent"] = Field(
+        description="other_fields: fields not among the top reasons; protected_attributes: "
+        "never shown as reasons; no_consent: the fields of one source without consent."
+    )
+    source: str | None = Field(description="The source not consented to (no_consent only).")
+    fields: list[str] = Field(description="The input fields summed in this figure.")
+    contribution: float = Field(description="Their summed TreeSHAP contribution (log-odds).")
+    text: str = Field(description="One line for the caseworker, in the response language.")
+
+
+class ReasonHeadings(BaseModel):
+    raises: str = Field(description="Heading of the reasons that raise the need.")
+    lowers: str = Field(description="Heading of the reasons that lower the need.")
+
+
+class IgnoredFieldOut(BaseModel):
+    field: str
+    source: str = Field(description="The consent-only source the field belongs to.")
+    reason: Literal["no_consent"] = Field(description="Why the field was not used.")
 
 
 class SuggestionOut(BaseModel):
@@ -45,7 +72,17 @@ class SuggestionOut(BaseModel):
         description="Expected raw score; base_value plus all fields' contributions equals "
         "raw_score (null when explain is off)."
     )
-    reasons: list[ReasonOut]
+    reasons: list[ReasonOut] = Field(
+        description="Top reasons, largest first (empty for an ineligible service: the rule "
+        "is the reason)."
+    )
+    reason_headings: ReasonHeadings | None = Field(
+        description="The headings to group reasons under by direction (null without reasons)."
+    )
+    other_factors: list[OtherFactorOut] = Field(
+        description="Everything not shown as a reason, each with its own figure: base_value + "
+        "reasons + other_factors = raw_score."
+    )
 
 
 class ModelRef(BaseModel):
@@ -65,6 +102,9 @@ class RecommendationResponse(BaseModel):
     model: ModelRef
     lang: Language
     sources_used: list[str] = Field(description="Data sources this prediction read.")
+    ignored_fields: list[IgnoredFieldOut] = Field(
+        description="Fields sent but not used, with why (no values)."
+    )
     suggestions: list[SuggestionOut] = Field(
         description="Eligible services by probability, then ineligible ones."
     )
@@ -73,6 +113,7 @@ class RecommendationResponse(BaseModel):
 class BatchResult(BaseModel):
     client_ref: str
     sources_used: list[str]
+    ignored_fields: list[IgnoredFieldOut]
     suggestions: list[SuggestionOut]
 
 
@@ -135,6 +176,43 @@ class ModelResponse(BaseModel):
     )
 
     model_config = {"populate_by_name": True}
+
+
+class FieldExplanation(BaseModel):
+    field: str
+    mean_abs: float = Field(description="Mean absolute TreeSHAP contribution (log-odds).")
+    mean: float = Field(description="Mean signed contribution (log-odds).")
+    protected: bool = Field(description="A protected attribute: never shown as a reason.")
+    direction: Literal["higher_raises", "higher_lowers", "mixed", "none", "by_category"]
+    correlation: float | None = Field(
+        default=None, description="Correlation of the field's value with its contribution."
+    )
+    mean_by_category: dict[str, float] | None = Field(
+        default=None, description="Mean contribution per category (category fields)."
+    )
+    raises_most: str | None = None
+    lowers_most: str | None = None
+
+
+class ProtectedContribution(BaseModel):
+    fields: list[str]
+    mean_abs: float = Field(description="Mean |sum of the protected fields' contributions|.")
+    mean: float
+    share_of_mean_abs: float = Field(description="Of the mean total |contribution|, 0-1.")
+
+
+class ServiceExplanation(BaseModel):
+    base_value: float | None
+    fields: list[FieldExplanation] = Field(description="Largest mean |SHAP| first.")
+    protected_attributes: ProtectedContribution
+
+
+class PopulationExplanations(BaseModel):
+    model: ModelRef
+    rows: int = Field(description="Test-split rows explained.")
+    split: str
+    unit: Literal["log-odds"]
+    services: dict[str, ServiceExplanation]
 
 
 class FeedbackResponse(BaseModel):

@@ -201,6 +201,8 @@ def _audit_evaluate_and_publish(
     model, encoded = trained.model, trained.encoded
     with reporter.step("score test split"):
         scores = steps.score_test(model, encoded)
+    with reporter.step("explain the whole population"):
+        steps.explain_population(model, encoded, config)
     plots_wanted = tracking and config.tracking.plots
     shap_plots = steps.start_shap_plots(runtime, model, encoded, config) if plots_wanted else None
     with reporter.step("fairness audit"):
@@ -297,7 +299,12 @@ def _publish(
     if config.tracking.plots:
         with reporter.step("plots (calibration; SHAP waited for)"):
             files["plots"] = steps.plots(
-                trained.calibration, trained.encoded, scores, runtime=runtime, shap_plots=shap_plots
+                trained.calibration,
+                trained.encoded,
+                scores,
+                runtime=runtime,
+                shap_plots=shap_plots,
+                artifact_dir=result.artifact_dir,
             )
     with reporter.step("log to MLflow and register"):
         registered = steps.log_and_register(

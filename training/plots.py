@@ -23,6 +23,10 @@ import pandas as pd
 from models.model import ServiceNeedModel
 
 CURVE_BINS = 10
+SHAP_PLOT_SIZE = (9.0, 6.5)
+"""Inches; at :data:`SHAP_PLOT_DPI` a 900x650 image whose labels read at 100 %."""
+SHAP_PLOT_DPI = 100
+SHAP_MAX_FIELDS = 15
 
 
 def calibration_curve_plot(
@@ -70,7 +74,11 @@ def shap_summary_plots(
     directory: Path,
     services: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Draw a ``shap.summary_plot`` (beeswarm) per service on the rows of ``matrix``.
+    """Draw a beeswarm and a bar plot of SHAP values per service on the rows of ``matrix``.
+
+    ``shap_<service>.png`` is the beeswarm (each client a dot, colour the field value),
+    ``shap_bar_<service>.png`` the mean |SHAP| per field; both 900x650 pixels, with the
+    fields' English labels.
 
     Parameters
     ----------
@@ -79,13 +87,14 @@ def shap_summary_plots(
     matrix : ndarray
         Encoded sample rows (already bounded by the caller).
     directory : Path
-        Where ``shap_<service>.png`` files are written.
+        Where the PNG files are written.
     services : sequence of str, optional
         Defaults to every service of the model.
     """
     import shap
 
-    features = pd.DataFrame(matrix, columns=model.encoder.feature_names)
+    names = [spec.label.get("en") for spec in model.encoder.fields]
+    features = pd.DataFrame(matrix, columns=names)
     paths = []
     for service in services or model.services:
         explainer = shap.TreeExplainer(model.boosters[service])
@@ -94,14 +103,23 @@ def shap_summary_plots(
             values = np.asarray(explainer.shap_values(features))
         if values.ndim == 3:  # some shap versions return one array per class
             values = values[..., -1]
-        plt.figure()
-        shap.summary_plot(values, features, show=False, max_display=12, plot_size=(6, 5))
-        plt.title(service)
-        path = directory / f"shap_{service}.png"
-        plt.tight_layout()
-        plt.savefig(path, dpi=60)
-        plt.close("all")
-        paths.append(path)
+        for kind, name in (("dot", f"shap_{service}.png"), ("bar", f"shap_bar_{service}.png")):
+            plt.figure()
+            shap.summary_plot(
+                values,
+                features,
+                plot_type=kind,
+                show=False,
+                max_display=SHAP_MAX_FIELDS,
+                plot_size=SHAP_PLOT_SIZE,
+            )
+            what = "SHAP value per client" if kind == "dot" else "mean |SHAP value|"
+            plt.title(f"{service}: {what} (log-odds)")
+            path = directory / name
+            plt.tight_layout()
+            plt.savefig(path, dpi=SHAP_PLOT_DPI)
+            plt.close("all")
+            paths.append(path)
     return paths
 
 

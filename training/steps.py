@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from training.calibrate import CalibrationChoice, calibrate_services
 from training.config import TrainConfig
 from training.data import load_training_frame
 from training.evaluate import LOGISTIC, MODEL, ORACLE, PREVALENCE, check_targets, evaluate_systems
+from training.explanations import EXPLANATIONS_FILE, population_explanations
 from training.fit import FitResult, fit_services
 from training.model_card import render_model_card, write_model_card
 from training.plots import ShapPlotTask, calibration_plots, render_shap_plots
@@ -194,6 +196,16 @@ def score_test(model: ServiceNeedModel, data: EncodedData) -> TestScores:
     test_matrix, _ = data.part("test")
     raw = model.raw_scores(test_matrix)
     return TestScores(raw=raw, calibrated=model.calibrate(raw))
+
+
+EXPLANATION_ROWS = 2000
+
+
+def explain_population(model: ServiceNeedModel, data: EncodedData, config: TrainConfig) -> None:
+    """Put the whole-population explanations of a test sample into the model's metadata."""
+    test_matrix, _ = data.part("test")
+    rows = sample_positions(np.arange(len(test_matrix)), EXPLANATION_ROWS, config.evaluation.seed)
+    model.metadata["population_explanations"] = population_explanations(model, test_matrix[rows])
 
 
 def start_shap_plots(
@@ -382,6 +394,12 @@ def write_artifact(
     profile_path.write_text(json.dumps(profile, indent=2, default=str), "utf-8")
     # The feed guard's reference travels with the model (tarve score checks extracts with it).
     reference_path = write_reference(feed_reference, directory)
+    explanation_files = []
+    if "population_explanations" in model.metadata:
+        explanation_path = directory / EXPLANATIONS_FILE
+        explanations = model.metadata["population_explanations"]
+        explanation_path.write_text(json.dumps(explanations, indent=2), "utf-8")
+        explanation_files.append(explanation_path)
     fairness_files = fairness.write(directory) if fairness else []
     card = render_model_card(
         schema=model.schema,
@@ -399,6 +417,7 @@ def write_artifact(
         "evaluation": evaluation_files,
         "": [write_model_card(card, directory)],
         "data": [profile_path, reference_path],
+        "explanations": explanation_files,
         "fairness": fairness_files,
     }
 
@@ -440,6 +459,7 @@ def plots(
     *,
     runtime: TrainingRuntime,
     shap_plots: Future[list[Path]] | None,
+    artifact_dir: Path | None = None,
 ) -> list[Path]:
     """Draw the calibration curves (raw and calibrated); wait for the SHAP summaries."""
     _, test_labels = data.part("test")
@@ -450,7 +470,12 @@ def plots(
         directory=runtime.scratch / PLOTS_DIR,
     )
     if shap_plots is not None:
-        files += shap_plots.result()
+        shap_files = shap_plots.result()
+        files += shap_files
+        if artifact_dir is not None:  # beside the model card, which shows them
+            (artifact_dir / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
+            for path in shap_files:
+                shutil.copyfile(path, artifact_dir / PLOTS_DIR / path.name)
     return files
 
 

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import admin, audit_log, catalogue, fairness, feedback, health, recommendations
+from service.routes import (
+    admin,
+    audit_log,
+    catalogue,
+    explanations,
+    fairness,
+    feedback,
+    health,
+    recommendations,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     recommendations.router,
     catalogue.router,
+    explanations.router,
     feedback.router,
     fairness.router,
     audit_log.router,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
+from models.reasons import ignored_fields
 from models.recommend import Suggestion, recommend
-from models.schema import LANGUAGES
+from models.schema import LANGUAGES, Schema
 from service.audit_log import AuditTrail
 from service.deps import (
     AuditDep,
@@ -64,13 +65,33 @@ def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
                 "field": reason.field,
                 "label": reason.label,
                 "value": reason.value,
+                "value_text": reason.value_text,
                 "direction": reason.direction,
                 "contribution": reason.contribution,
                 "text": reason.text,
             }
             for reason in suggestion.reasons
         ],
+        "reason_headings": suggestion.reason_headings,
+        "other_factors": [
+            {
+                "kind": other.kind,
+                "source": other.source,
+                "fields": list(other.fields),
+                "contribution": other.contribution,
+                "text": other.text,
+            }
+            for other in suggestion.other_factors
+        ],
     }
+
+
+def ignored_json(schema: Schema, record: Mapping[str, Any], consents: Sequence[str]) -> Any:
+    """Return the fields sent but not used, with why (never their values)."""
+    return [
+        {"field": item.field, "source": item.source, "reason": item.reason}
+        for item in ignored_fields(schema, record, set(consents))
+    ]
 
 
 def json_response(payload: dict[str, Any]) -> Response:
@@ -145,6 +166,7 @@ def create_recommendation(
             "model": served.model_ref_json,
             "lang": language,
             "sources_used": result["sources_used"],
+            "ignored_fields": result["ignored_fields"],
             "suggestions": result["suggestions"],
         }
     )
@@ -168,11 +190,11 @@ def _recommend_clients(
     Returns each client's ``client_ref``, ``sources_used`` and ``suggestions`` (JSON).
     """
     consents = [list(client.consents) for client in clients]
-    profiles = [client.profile.model_dump() for client in clients]
-    metrics.feed_drift.observe(profiles, consents)
+    records = [client.profile.model_dump() for client in clients]
+    metrics.feed_drift.observe(records, consents)
     results = recommend(
         served.model,
-        profiles,
+        records,
         consents=consents,
         lang=language,
         explain=explain,
@@ -182,6 +204,8 @@ def _recommend_clients(
     )
     encoder = served.model.encoder
     sources = [encoder.sources_used(client_consents) for client_consents in consents]
+    schema = served.model.schema
+    ignored = [ignored_json(schema, r, c) for r, c in zip(records, consents, strict=True)]
     answered = list(zip(clients, results, sources, strict=True))
     audit.write(
         [
@@ -199,9 +223,12 @@ def _recommend_clients(
         {
             "client_ref": client.client_ref,
             "sources_used": client_sources,
+            "ignored_fields": client_ignored,
             "suggestions": [suggestion_json(s) for s in suggestions],
         }
-        for client, suggestions, client_sources in answered
+        for (client, suggestions, client_sources), client_ignored in zip(
+            answered, ignored, strict=True
+        )
     ]
 
 

@@ -14,6 +14,7 @@ from models.schema import (
     DEFAULT_SCHEMA_PATH,
     MSG_DUPLICATE,
     MSG_NO_CATEGORIES,
+    MSG_NO_CATEGORY_LABEL,
     MSG_RANGE,
     MSG_UNKNOWN_FIELD_REF,
     MSG_UNKNOWN_SOURCE,
@@ -37,6 +38,7 @@ def tiny_schema() -> dict[str, Any]:
                 "name": "gender",
                 "type": "category",
                 "categories": ["female", "male"],
+                "category_labels": {"female": TEXT, "male": TEXT},
                 "label": TEXT,
             },
             {
@@ -238,3 +240,27 @@ def test_schema_from_dict_names_its_origin() -> None:
     _min_above_max(raw)
     with pytest.raises(SchemaError, match=r"stored-model\.json"):
         schema_from_dict(raw, origin="stored-model.json")
+
+
+def test_a_reason_field_needs_every_category_labelled_in_every_language(tmp_path: Path) -> None:
+    raw = tiny_schema()
+    raw["fields"][1]["category_labels"] = {"female": TEXT, "male": {"fi": "mies", "en": "male"}}
+    error = load_error(write_schema(tmp_path, raw))
+    assert any("male" in problem and "sv" in problem for problem in error.problems)
+    del raw["fields"][1]["category_labels"]
+    error = load_error(write_schema(tmp_path, raw))
+    expected = MSG_NO_CATEGORY_LABEL.format(
+        field="gender", category="female", missing="fi, sv, en", languages=["fi", "sv", "en"]
+    )
+    assert expected in error.problems
+    assert [problem.split(" has no label")[0] for problem in error.problems] == [
+        "field 'gender': category 'female'",
+        "field 'gender': category 'male'",
+    ]
+
+
+def test_a_field_that_is_never_a_reason_needs_no_category_labels(tmp_path: Path) -> None:
+    raw = tiny_schema()
+    del raw["fields"][1]["category_labels"]
+    raw["fields"][1]["protected"] = True
+    assert load_schema(write_schema(tmp_path, raw)).field_by_name["gender"].protected

@@ -44,7 +44,11 @@ def test_ranks_every_service_with_model_and_sources(
         reference = by_service[suggestion["service"]]
         assert abs(suggestion["probability"] - reference.probability) < 1e-12
         assert suggestion["recommended"] == reference.recommended
-        assert 0 < len(suggestion["reasons"]) <= 5
+        if suggestion["eligible"]:
+            assert 0 < len(suggestion["reasons"]) <= 5
+        else:
+            assert suggestion["reasons"] == [], "the excluding rule is the reason"
+            assert suggestion["other_factors"] == []
     assert "server-timing" in response.headers
 
 
@@ -96,8 +100,11 @@ def test_language_from_accept_language_query_and_body(api: Api, profile: dict[st
     body_wins = api.post("/v1/recommendations?lang=en", json=_request(profile, lang="fi"))
     assert body_wins.json()["lang"] == "fi"
     assert "palkkatuki" in names(body_wins)
-    english_reason = english.json()["suggestions"][0]["reasons"][0]["text"]
-    assert " raises " in english_reason or " lowers " in english_reason
+    first = english.json()["suggestions"][0]
+    assert first["reason_headings"]["raises"].startswith("Factors raising the need for")
+    assert first["reason_headings"]["lowers"].startswith("Factors lowering the need for")
+    reason = first["reasons"][0]
+    assert reason["text"] == f"{reason['label']}: {reason['value_text']}"
 
 
 def test_top_k_and_explain_options(api: Api, profile: dict[str, Any]) -> None:
@@ -134,10 +141,17 @@ def test_fields_of_an_unconsented_source_do_not_change_the_prediction(
         json={"client_ref": "c-1", "consents": [], "profile": high},
     ).json()
     assert without["sources_used"] == ["register"]
+    ignored = {item["field"]: item for item in without["ignored_fields"]}
+    assert set(KYKY_FIELDS) <= set(ignored)
+    schema = fixture_model.schema
+    for name, item in ignored.items():
+        source = schema.field_by_name[name].source
+        assert item == {"field": name, "source": source, "reason": "no_consent"}, "never a value"
     for suggestion in without["suggestions"]:
-        for reason in suggestion["reasons"]:
-            if reason["field"] in KYKY_FIELDS:
-                assert reason["value"] is None, "an unconsented value must never be shown"
+        assert not {r["field"] for r in suggestion["reasons"]} & set(KYKY_FIELDS)
+        if suggestion["eligible"]:
+            lines = [o for o in suggestion["other_factors"] if o["kind"] == "no_consent"]
+            assert {o["source"] for o in lines} == {"kykyviisari", "health", "language_test"}
 
 
 def test_batch_answers_each_client_in_order(api: Api, fixture_model: ServiceNeedModel) -> None:

@@ -28,6 +28,11 @@ fields:
   - name: district
     type: category
     categories: [north, south, east, west]
+    category_labels:
+      north: {fi: pohjoinen, sv: norr, en: north}
+      south: {fi: etelä, sv: söder, en: south}
+      east: {fi: itä, sv: öster, en: east}
+      west: {fi: länsi, sv: väster, en: west}
     label: {fi: Alue, sv: Område, en: District}
   - name: weekly_hours_free
     type: integer
