@@ -185,9 +185,8 @@ class OutputBuilder:
                 value = self.model.encoder.decode_value(
                     spec.name, math.nan if code == _MISSING_CODE else code
                 )
-                text = reason_text(
-                    spec, value, bool(up), self.need_phrases[int(service)], self.lang
-                )
+                # Issue 9's reason item ("label: value"); the direction is the key's ``up``.
+                text = reason_text(spec, value, self.lang)
                 self._sentences[key] = text
             texts.append(text)
         return pa.DictionaryArray.from_arrays(
