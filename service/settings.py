@@ -77,6 +77,21 @@ class Settings(BaseSettings):
         ge=1,
         description="Most rows in an uploaded predictions file (bounds the audit's memory).",
     )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request line plus headers (431/400)."
+    )
+    request_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A connection's request head must arrive within this."
+    )
+    body_read_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait for the next chunk of a body (408)."
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, ge=1, description="An idle kept-alive connection is closed after this."
+    )
+    max_connections: int | None = Field(
+        default=1000, ge=1, description="Most concurrent connections (503 beyond; none: no cap)."
+    )
     key_cache_seconds: float = Field(
         default=5.0,
         ge=0,
