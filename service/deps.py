@@ -85,6 +85,7 @@ async def get_audit_trail(
         request_id=request_id,
         model_name=None if current is None else current.name,
         model_version=None if current is None else current.version,
+        model_manifest_sha256=None if current is None else current.manifest_sha256,
     )
 
 

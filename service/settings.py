@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.schema import LANGUAGES
 from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, tarve_home
 
-if TYPE_CHECKING:
-    Language = str
-else:
-    # One of the languages names, rules and reasons come in: the values are those of
-    # ``models.schema.LANGUAGES``, so that the list is written down once.
-    Language = Literal[LANGUAGES]
+# A language code names, rules and reasons come in. Which codes are served is the
+# served model's schema's ``languages`` (fi, sv, en by default), checked per request.
+Language = str
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_REGISTERED_MODEL}@{PRODUCTION_ALIAS}"
 MIB = 1024 * 1024
 
@@ -55,7 +50,12 @@ class Settings(BaseSettings):
         description="Poll the model URI this often and reload when its version changed.",
     )
     top_reasons: int = Field(default=5, ge=0, le=100, description="Reasons per service.")
-    default_lang: Language = "fi"
+    default_lang: Language = Field(
+        default="fi",
+        pattern=r"^[a-z]{2,3}$",
+        description="Language when a request names none; the served schema's first "
+        "language when the schema does not declare this one.",
+    )
     num_threads: int = Field(
         default=1, ge=0, description="LightGBM threads for one recommendation (0: its default)."
     )

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models import artifact, registry
 from models import pyfunc as pyfunc_module
-from models import registry
 from models.schema import Schema
 from training.config import TrackingConfig
 
@@ -57,6 +57,8 @@ TAG_DATA_FINGERPRINT = "tarve.data_fingerprint"
 TAG_FAIRNESS_VERDICT = "tarve.fairness_verdict"
 TAG_FAIRNESS_FAILURES = "tarve.fairness_failures"
 TAG_RUN_ID = "tarve.run_id"
+# The SHA-256 of the artifact's integrity manifest: the server refuses files that differ.
+TAG_MANIFEST_SHA256 = artifact.TAG_MANIFEST_SHA256
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,8 @@ def log_run(
         return None
     version = mlflow.register_model(info.model_uri, config.registered_model_name)
     client = MlflowClient()
-    for key, value in {**version_tags, TAG_RUN_ID: run.run_id}.items():
+    integrity = {TAG_MANIFEST_SHA256: artifact.manifest_sha256(artifact_dir)}
+    for key, value in {**version_tags, **integrity, TAG_RUN_ID: run.run_id}.items():
         client.set_model_version_tag(config.registered_model_name, version.version, key, value)
     if config.alias:
         client.set_registered_model_alias(

@@ -485,7 +485,9 @@ def load_validated_extract(
     ExtractValidationError
         The extract has problems; the message lists every one.
     """
-    result = validate_frame(read_extract(path), schema, require_labels=require_labels)
+    result = validate_frame(
+        read_extract(path, identity_codes="keep"), schema, require_labels=require_labels
+    )
     if result.frame is None:
         raise ExtractValidationError(result, source=path)
     return result.frame
