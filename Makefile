@@ -6,12 +6,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench clean lock
 
+# The first install takes about a minute (LightGBM, MLflow, pandas ...): each step says so.
 $(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	touch $(STAMP)
+	@echo "[1/4] creating $(VENV) (first run only)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "[2/4] installing pip and uv into $(VENV)"
+	@$(BIN)/python -m pip install --quiet --upgrade pip uv
+	@echo "[3/4] installing the locked dependencies from requirements.lock (about a minute on a fresh clone) ..."
+	@start=$$(date +%s); \
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock && \
+	echo "      done in $$(( $$(date +%s) - start )) s"
+	@echo "[4/4] installing tarve itself (editable)"
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+	@echo "environment ready: $(VENV)"
 
 run: $(STAMP)
 	$(BIN)/tarve demo

@@ -7,7 +7,8 @@
                 --group COL [--group COL ...] [--service-column COL] [--policy FILE] [--out DIR]
 
 Writes ``audit.json`` and ``audit.html`` (in ``--lang``, English by default) into
-``--out`` and prints the verdict and the lines that would block a release.
+``--out`` and prints the verdict, the lines that would block a release, and a table
+of every failing or uncertain gating check (the JSON and HTML stay the full record).
 """
 
 from __future__ import annotations
@@ -123,6 +124,55 @@ def _audit(args: argparse.Namespace) -> AuditReport:
     )
 
 
+def print_findings_table(report: AuditReport, *, more: str) -> None:
+    """Print every failing or uncertain gating check of ``report`` as one table.
+
+    Nothing is printed when every gating check passes; at most ``MAX_PRINTED_LINES``
+    rows, failures first, then a line saying how many more and where they are.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from fairness.gate import METRIC_NAMES, allowed_region, format_confidence
+
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    for block, cell in report.iter_cells():
+        for metric, flag in cell.flags.items():
+            if not flag.gating or flag.status not in ("fail", "uncertain"):
+                continue
+            low, high = flag.interval.bounds
+            shown = [
+                "n/a" if number is None else f"{number:+.3f}" for number in (flag.value, low, high)
+            ]
+            rows.append(
+                (
+                    0 if flag.status == "fail" else 1,
+                    (
+                        block.service,
+                        cell.label or "everyone",
+                        f"{cell.n:,}",
+                        METRIC_NAMES.get(metric, metric),
+                        shown[0],
+                        f"{shown[1]} to {shown[2]}",
+                        allowed_region(metric, report.policy),
+                        str(flag.status),
+                    ),
+                )
+            )
+    if not rows:
+        return
+    confidence = format_confidence(report.method.flag_confidence)
+    table = Table(title=f"Failing and uncertain checks ({len(rows)})", title_justify="left")
+    for header in ("service", "group", "n", "check", "value", f"{confidence} CI", "allowed"):
+        table.add_column(header, justify="right" if header in ("n", "value") else "left")
+    table.add_column("status")
+    for _, cells in sorted(rows, key=lambda row: row[0])[:MAX_PRINTED_LINES]:
+        table.add_row(*cells)
+    Console(width=140, highlight=False, soft_wrap=False).print(table)
+    if len(rows) > MAX_PRINTED_LINES:
+        print(f"... and {len(rows) - MAX_PRINTED_LINES} more ({more})")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``tarve audit``; returns the exit status."""
     model_mode = args.model is not None or args.data is not None
@@ -150,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {line}")
     if len(lines) > MAX_PRINTED_LINES:
         print(f"  ... and {len(lines) - MAX_PRINTED_LINES} more (see {html_path})")
+    print_findings_table(report, more=f"see {html_path}")
     print(f"wrote {json_path} and {html_path}")
     if args.fail_on == "fail" and report.verdict == "fail":
         return EXIT_FAIL

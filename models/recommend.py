@@ -72,10 +72,11 @@ def recommend(
         Return only the first ``top_k`` suggestions per client.
     """
     matrix = model.encode_records(records, consents=consents)
-    raw = model.raw_scores(matrix, num_threads=num_threads)
+    if explain:  # one TreeSHAP call gives the raw scores too (bit-identical)
+        raw, contributions, base = model.explain_matrix(matrix, num_threads=num_threads)
+    else:
+        raw = model.raw_scores(matrix, num_threads=num_threads)
     probabilities = model.calibrate(raw)
-    if explain:
-        contributions, base = model.contributions(matrix, num_threads=num_threads)
     fields = model.encoder.fields
     granted = None if consents is None else per_record_consents(consents, len(records))
     results: list[list[Suggestion]] = []

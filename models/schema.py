@@ -17,12 +17,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from models.rules import Rule, rule_fields
 
 DEFAULT_SCHEMA_PATH = Path(__file__).parent / "schemas" / "finnish_jobseeker_register.yaml"
 LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
+"""The default ``languages`` of a schema (a schema may declare others)."""
 FieldType = Literal["number", "integer", "boolean", "category", "date"]
 
 MSG_DUPLICATE = "duplicate name {name!r}: names must be unique across fields and labels"
@@ -32,6 +41,9 @@ MSG_NO_CATEGORIES = "type 'category' needs a non-empty 'categories' list"
 MSG_UNKNOWN_FIELD_REF = "refers to unknown field {name!r}"
 MSG_RANGE_ON_TYPE = "'min'/'max' are not allowed for type {type!r}"
 MSG_CATEGORIES_ON_TYPE = "'categories' are only allowed for type 'category', not {type!r}"
+MSG_MISSING_LANGUAGE = "{where}: no text in {missing} (the schema's languages are {languages})"
+MSG_SPLIT_OVERLAP = "split: values {values} are in both 'train' and 'test'"
+MSG_NO_LANGUAGES = "languages: declare at least one language code"
 MSG_NO_CATEGORY_LABEL = (
     "field {field!r}: category {category!r} has no label in {missing} "
     "(every category of a field that can be a reason needs one in each of {languages})"
@@ -53,16 +65,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Translations(_Strict):
-    """A text in Finnish, Swedish and English."""
+class Translations(BaseModel):
+    """A text in the schema's languages (``fi``, ``sv``, ``en`` or any other code).
 
-    fi: str
-    sv: str
-    en: str
+    Which languages a text must have is the schema's ``languages``; the loader refuses
+    a text that lacks one of them, naming where it is.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, str] = Field(init=False)
+
+    fi: str | None = None
+    sv: str | None = None
+    en: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, str]:
+        """Dump only the languages the text has (no ``None`` for the others)."""
+        return {code: text for code, text in handler(self).items() if text is not None}
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """The text by language code, only the languages it has."""
+        given = {code: getattr(self, code) for code in ("fi", "sv", "en")}
+        given.update(self.__pydantic_extra__ or {})
+        return {code: str(text) for code, text in given.items() if text is not None}
 
     def get(self, lang: str) -> str:
-        """Return the text in ``lang`` (Finnish when ``lang`` is unknown)."""
-        return str(getattr(self, lang, self.fi))
+        """Return the text in ``lang`` (else Finnish, English, or the first one given)."""
+        texts = self.texts
+        for code in (lang, "fi", "en"):
+            if code in texts:
+                return texts[code]
+        return next(iter(texts.values()), "")
 
 
 class Source(_Strict):
@@ -92,6 +127,8 @@ class FieldSpec(_Strict):
     label: Translations
     source: str = "register"
     nullable: bool = False
+    missing_values: list[str] | None = None
+    """Values that mean missing in this column (e.g. ``"?"``); None: the schema's."""
     min: float | str | None = None
     max: float | str | None = None
     categories: list[str] | None = None
@@ -141,6 +178,29 @@ class LabelSpec(_Strict):
     eligibility: Eligibility | None = None
 
 
+class ColumnSplit(_Strict):
+    """A predefined split: rows whose ``column`` holds a ``test`` value form the test part.
+
+    Rows holding a ``train`` value give the training and calibration parts; rows with
+    any other value are left out. An empty ``train`` list means "every other value".
+    """
+
+    column: str
+    train: list[str] = Field(default_factory=list)
+    test: list[str] = Field(min_length=1)
+
+
+class Description(_Strict):
+    """What the model card says about the data and the model, in the schema's words."""
+
+    population: Translations | None = None
+    """Whose records the register holds."""
+    label_meaning: Translations | None = None
+    """What a label value of 1 means."""
+    intended_use: Translations | None = None
+    """Who uses the suggestions, for what."""
+
+
 class AuditBin(_Strict):
     """One band ``[min, max)`` of a numeric audit attribute."""
 
@@ -173,8 +233,14 @@ class Schema(_Strict):
 
     name: str
     version: int | str = 1
+    languages: list[str] = Field(default_factory=lambda: list(LANGUAGES))
+    """The languages every label, name and text must be given in; the API serves these."""
+    missing_values: list[str] = Field(default_factory=list)
+    """Values that mean missing in every column (a field's own list replaces it)."""
+    description: Description | None = None
     id_column: str | None = None
     split_date_column: str | None = None
+    split: ColumnSplit | None = None
     treatment_column: str | None = None
     outcome_column: str | None = None
     sources: dict[str, Source] = Field(default_factory=lambda: {})
@@ -212,14 +278,18 @@ class Schema(_Strict):
         """The sources that need the client's consent, by name."""
         return {name: src for name, src in self.sources.items() if src.consent_required}
 
+    def missing_markers(self, spec: FieldSpec) -> list[str]:
+        """Return the values that mean missing in ``spec``'s column."""
+        return list(spec.missing_values if spec.missing_values is not None else self.missing_values)
+
     def fields_of_source(self, source: str) -> list[FieldSpec]:
         """Return the fields read from ``source``, in schema order."""
         return [spec for spec in self.fields if spec.source == source]
 
     def fingerprint(self) -> str:
         """Return a short stable hash of the schema's content."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(payload).hexdigest()[:16]
+        content = json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True)
+        return hashlib.sha256(content.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schema as JSON-ready data (what ``schema.json`` holds)."""
@@ -252,6 +322,48 @@ def _comparable(value: float | str, type_: str) -> float:
     if type_ == "date":
         return float(dt.date.fromisoformat(str(value)).toordinal())
     return float(value)
+
+
+def _texts(schema: Schema) -> list[tuple[str, Translations]]:
+    """Every text of the schema with where it is, e.g. ``field 'age' (label)``."""
+    found: list[tuple[str, Translations]] = []
+    for source_name, source in schema.sources.items():
+        found.append((f"source {source_name!r} (label)", source.label))
+    for spec in schema.fields:
+        found.append((f"field {spec.name!r} (label)", spec.label))
+        if spec.unit is not None:
+            found.append((f"field {spec.name!r} (unit)", spec.unit))
+        for value, text in (spec.category_labels or {}).items():
+            found.append((f"field {spec.name!r} (category {value!r})", text))
+    for label in schema.labels:
+        found.append((f"label {label.name!r} (label)", label.label))
+        if label.need_phrase is not None:
+            found.append((f"label {label.name!r} (need_phrase)", label.need_phrase))
+        if label.eligibility is not None:
+            found.append((f"label {label.name!r} (eligibility text)", label.eligibility.text))
+    for group in schema.audit_groups:
+        found.append((f"audit group {group.name!r} (label)", group.label))
+    if schema.description is not None:
+        for part in ("population", "label_meaning", "intended_use"):
+            text = getattr(schema.description, part)
+            if text is not None:
+                found.append((f"description ({part})", text))
+    return found
+
+
+def _language_problems(schema: Schema) -> list[str]:
+    if not schema.languages:
+        return [MSG_NO_LANGUAGES]
+    problems = []
+    for where, text in _texts(schema):
+        missing = [code for code in schema.languages if code not in text.texts]
+        if missing:
+            problems.append(
+                MSG_MISSING_LANGUAGE.format(
+                    where=where, missing=", ".join(missing), languages=schema.languages
+                )
+            )
+    return problems
 
 
 def _given_languages(text: Translations | None) -> set[str]:
@@ -296,8 +408,22 @@ def _reason_label_problems(schema: Schema) -> list[str]:
     return problems
 
 
+def _split_problems(schema: Schema, known_fields: set[str]) -> list[str]:
+    if schema.split is None:
+        return []
+    problems = []
+    if schema.split.column not in known_fields:
+        problems.append("split: column " + MSG_UNKNOWN_FIELD_REF.format(name=schema.split.column))
+    both = sorted(set(schema.split.train) & set(schema.split.test))
+    if both:
+        problems.append(MSG_SPLIT_OVERLAP.format(values=both))
+    if schema.split_date_column is not None:
+        problems.append("split: give either 'split' or 'split_date_column', not both")
+    return problems
+
+
 def _semantic_problems(schema: Schema) -> list[str]:
-    problems: list[str] = []
+    problems: list[str] = _language_problems(schema)
     names = [spec.name for spec in schema.fields] + [spec.column for spec in schema.labels]
     for name, count in Counter(names).items():
         if count > 1:
@@ -364,6 +490,7 @@ def _semantic_problems(schema: Schema) -> list[str]:
                         f"audit group {group.name!r} (bin {band.name!r}): "
                         + MSG_RANGE.format(min=band.min, max=band.max)
                     )
+    problems.extend(_split_problems(schema, known_fields))
     problems.extend(_reason_label_problems(schema))
     for attr in ("id_column", "split_date_column", "treatment_column", "outcome_column"):
         ref = getattr(schema, attr)

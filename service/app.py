@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         upload_paths=(AUDIT_UPLOAD_PATH,),
+        body_read_timeout=settings.body_read_timeout_seconds,
     )
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, server_timing=settings.server_timing

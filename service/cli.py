@@ -73,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.http_limits import server_config
     from service.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -84,14 +85,10 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # No access log: a refused request's URL could hold an identity code, and the audit
     # log and the metrics already record every call that matters.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        workers=1,
-        access_log=False,
+    config = server_config(
+        app, settings, host=args.host, port=args.port, log_level=args.log_level, access_log=False
     )
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -7,9 +7,11 @@ that do (every one that writes an audit row) are plain ``def``, run in the threa
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from pydantic import AfterValidator
 
 from models.schema import LANGUAGES
 from service.audit_log import AuditTrail
@@ -17,7 +19,7 @@ from service.auth import Principal, Role, authenticate, require_roles
 from service.db import Database
 from service.metrics import ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
-from service.problems import ModelUnavailable
+from service.problems import InvalidRequest, ModelUnavailable, field_error
 from service.settings import Language, Settings
 
 
@@ -113,8 +115,67 @@ def weighted_values(header: str | None) -> list[tuple[str, float]]:
     return weighted
 
 
-def preferred_language(accept_language: str | None, default: Language) -> Language:
-    """Return the first served language in an Accept-Language header, else ``default``.
+MSG_UNSERVED_LANGUAGE = "language {lang!r} is not served; the served model's schema has {served}"
+
+
+def served_languages(current: LoadedModel | None) -> tuple[str, ...]:
+    """Return the languages of the served model's schema (the default ones when none)."""
+    if current is None:
+        return LANGUAGES
+    return tuple(current.model.schema.languages)
+
+
+# The languages of the model this request is answered by, for the ``lang`` query
+# parameter's validator (a validator sees no request). Set by ``get_served_languages``,
+# an async dependency: FastAPI runs dependencies before it validates the endpoint's
+# own query parameters, in the request's task, so the value is this request's.
+_REQUEST_LANGUAGES: ContextVar[tuple[str, ...]] = ContextVar(
+    "tarve_request_languages", default=LANGUAGES
+)
+
+
+async def get_served_languages(
+    current: Annotated[LoadedModel | None, Depends(get_current_model)],
+) -> tuple[str, ...]:
+    """Return the served schema's languages and let this request's ``lang`` check use them."""
+    languages = served_languages(current)
+    _REQUEST_LANGUAGES.set(languages)
+    return languages
+
+
+def served_language_value(lang: str | None) -> str | None:
+    """Validate a ``lang`` query value against the languages of the request's model.
+
+    Raises
+    ------
+    ValueError
+        The served schema does not declare ``lang`` (a 422 naming the parameter).
+    """
+    languages = _REQUEST_LANGUAGES.get()
+    if lang is not None and lang not in languages:
+        raise ValueError(MSG_UNSERVED_LANGUAGE.format(lang=lang, served=list(languages)))
+    return lang
+
+
+def check_language(lang: str, served: LoadedModel) -> Language:
+    """Return ``lang`` when the served schema declares it.
+
+    Raises
+    ------
+    InvalidRequest
+        The schema does not declare ``lang`` (a 422 naming the ``lang`` parameter).
+    """
+    languages = served_languages(served)
+    if lang not in languages:
+        detail = MSG_UNSERVED_LANGUAGE.format(lang=lang, served=list(languages))
+        raise InvalidRequest([field_error("query", ["lang"], detail, "enum")], detail=detail)
+    return lang
+
+
+def preferred_language(
+    accept_language: str | None, default: Language, languages: tuple[str, ...] = LANGUAGES
+) -> Language:
+    """Return the first of ``languages`` in an Accept-Language header, else ``default``.
 
     Languages are ranked by q-value, then by their order in the header.
     """
@@ -123,18 +184,23 @@ def preferred_language(accept_language: str | None, default: Language) -> Langua
         for position, (tag, quality) in enumerate(weighted_values(accept_language))
     )
     for negative_quality, _, language in ranked:
-        if negative_quality < 0 and language in LANGUAGES:
+        if negative_quality < 0 and language in languages:
             return language
-    return default
+    return default if default in languages else languages[0]
 
 
 async def get_header_language(
     request: Request,
+    languages: Annotated[tuple[str, ...], Depends(get_served_languages)],
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Language:
-    """Return the language the Accept-Language header prefers, else the default setting."""
+    """Return the served language the Accept-Language header prefers, else the default.
+
+    The default is the ``default_lang`` setting when the served schema declares it,
+    else the schema's first language.
+    """
     settings: Settings = request.app.state.settings
-    return preferred_language(accept_language, settings.default_lang)
+    return preferred_language(accept_language, settings.default_lang, languages)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
@@ -146,6 +212,12 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 BodyDep = Annotated[bytes, Depends(get_body)]
 HeaderLanguageDep = Annotated[Language, Depends(get_header_language)]
+LanguageQuery = Annotated[
+    Language | None,
+    Query(description="One of the served schema's languages (by default fi, sv or en)."),
+    AfterValidator(served_language_value),
+]
+"""A ``lang`` query parameter; the route must also depend on ``HeaderLanguageDep``."""
 AuditDep = Annotated[AuditTrail, Depends(get_audit_trail)]
 
 CaseworkerDep = Annotated[Principal, Depends(require_roles(Role.CASEWORKER))]

@@ -155,6 +155,12 @@ _TYPES = [
         "The body is not well-formed (JSON or multipart form data).",
     ),
     ProblemType(
+        "request-timeout",
+        408,
+        "The request was not sent in time",
+        "The body (or the request head) stalled longer than the configured read timeout.",
+    ),
+    ProblemType(
         "rate-limited",
         429,
         "Too many requests",
@@ -244,6 +250,12 @@ class JsonTooDeep(ProblemError):
     """400: a JSON body nests deeper than the limit."""
 
     slug = "json-too-deep"
+
+
+class RequestTimeout(ProblemError):
+    """408: the body stalled longer than the read timeout."""
+
+    slug = "request-timeout"
 
 
 class RateLimited(ProblemError):

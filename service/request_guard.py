@@ -18,6 +18,7 @@ Nothing of a refused request is logged or stored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -50,6 +51,7 @@ from service.problems import (
     IdentityCodeInRequest,
     JsonTooDeep,
     ProblemError,
+    RequestTimeout,
     Unauthorized,
     problem_body,
 )
@@ -59,6 +61,7 @@ MAX_JSON_DEPTH = 32
 # Bodies larger than this are scanned in the thread pool (a hop costs more than a scan).
 INLINE_SCAN_BYTES = 4096
 MSG_TOO_DEEP = f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels"
+MSG_BODY_TIMEOUT = "no part of the body arrived for {seconds:g} seconds"
 MSG_UPLOAD_ROLE = "a key with role {role!r} may not upload; it needs ['auditor']"
 # Any way an ASCII body could spell a code: DDMMYY, maybe spaces and a sign, ZZZ. Run by
 # RE2 (pyarrow): linear, about 10 ms a megabyte, where Python's re takes ten times that.
@@ -173,8 +176,10 @@ class RequestGuardMiddleware:
         max_body_bytes: int,
         max_upload_bytes: int,
         upload_paths: Sequence[str] = (),
+        body_read_timeout: float = 30.0,
     ) -> None:
         self.app = app
+        self.body_read_timeout = body_read_timeout
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.upload_paths = tuple(upload_paths)
@@ -197,14 +202,14 @@ class RequestGuardMiddleware:
             except ProblemError as problem:
                 await _send_problem(scope, send, problem)
                 return
-            await self.app(scope, _limited(receive, self.max_upload_bytes), send)
+            limited = _limited(receive, self.max_upload_bytes, self.body_read_timeout)
+            await self.app(scope, limited, send)
             return
         body = b""
         try:
             if scope.get("method") in _BODY_METHODS:
-                body = await _read_body(
-                    receive, headers.get(b"content-length"), self.max_body_bytes
-                )
+                timed = _timed(receive, self.body_read_timeout)
+                body = await _read_body(timed, headers.get(b"content-length"), self.max_body_bytes)
             content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
             if len(body) > INLINE_SCAN_BYTES:
                 found = await run_in_threadpool(
@@ -238,13 +243,28 @@ def _check_declared_length(content_length: bytes | None, limit: int) -> None:
         raise ContentTooLarge(f"the body is larger than {limit} bytes")
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
-    """``receive`` that stops a streamed body at ``limit`` bytes (413)."""
+def _timed(receive: Receive, timeout: float) -> Receive:
+    """``receive`` that gives up (408) when the next chunk takes longer than ``timeout``."""
+
+    async def timed() -> Message:
+        try:
+            return await asyncio.wait_for(receive(), timeout)
+        except TimeoutError:
+            raise RequestTimeout(MSG_BODY_TIMEOUT.format(seconds=timeout)) from None
+
+    return timed
+
+
+def _limited(receive: Receive, limit: int, timeout: float) -> Receive:
+    """``receive`` that stops a streamed body at ``limit`` bytes (413) or a stall (408)."""
     size = 0
 
     async def limited() -> Message:
         nonlocal size
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), timeout)
+        except TimeoutError:
+            raise HTTPException(408, MSG_BODY_TIMEOUT.format(seconds=timeout)) from None
         size += len(message.get("body", b""))
         if size > limit:
             # An HTTPException: the form parser lets it through (it turns others into 400).

@@ -28,7 +28,7 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
 
 from models.rules import rule_fields
-from models.schema import LANGUAGES, FieldSpec, Schema
+from models.schema import FieldSpec, Schema
 
 CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
@@ -100,9 +100,13 @@ def request_fields(schema: Schema) -> list[FieldSpec]:
 
 
 def _description(spec: FieldSpec, schema: Schema) -> str:
-    text = f"{spec.label.en} (fi: {spec.label.fi}; sv: {spec.label.sv})."
+    first, *others = schema.languages
+    text = spec.label.get(first)
+    if others:
+        text += " (" + "; ".join(f"{code}: {spec.label.get(code)}" for code in others) + ")"
+    text += "."
     if spec.unit is not None:
-        text += f" Unit: {spec.unit.en}."
+        text += f" Unit: {spec.unit.get(first)}."
     source = schema.sources.get(spec.source)
     if source is not None and source.consent_required:
         text += f" Source '{spec.source}': used only when the client consented to it."
@@ -251,10 +255,10 @@ def build_request_models(
             Field(default=None, description="Give reasons (TreeSHAP); default true."),
         ),
         "lang": (
-            Literal[LANGUAGES] | None,
+            Literal[tuple(schema.languages)] | None,
             Field(
-                default=None, description="Language of names, rules and reasons; default from "
-                "Accept-Language, else the service's default (fi)."
+                default=None, description="Language of names, rules and reasons (the served "
+                "schema's languages); default from Accept-Language, else the service's default."
             ),
         ),
     }  # fmt: skip

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.schema import LANGUAGES
 from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, tarve_home
 
-if TYPE_CHECKING:
-    Language = str
-else:
-    # One of the languages names, rules and reasons come in: the values are those of
-    # ``models.schema.LANGUAGES``, so that the list is written down once.
-    Language = Literal[LANGUAGES]
+# A language code names, rules and reasons come in. Which codes are served is the
+# served model's schema's ``languages`` (fi, sv, en by default), checked per request.
+Language = str
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_REGISTERED_MODEL}@{PRODUCTION_ALIAS}"
 MIB = 1024 * 1024
 
@@ -55,7 +50,12 @@ class Settings(BaseSettings):
         description="Poll the model URI this often and reload when its version changed.",
     )
     top_reasons: int = Field(default=5, ge=0, le=100, description="Reasons per service.")
-    default_lang: Language = "fi"
+    default_lang: Language = Field(
+        default="fi",
+        pattern=r"^[a-z]{2,3}$",
+        description="Language when a request names none; the served schema's first "
+        "language when the schema does not declare this one.",
+    )
     num_threads: int = Field(
         default=1, ge=0, description="LightGBM threads for one recommendation (0: its default)."
     )
@@ -76,6 +76,21 @@ class Settings(BaseSettings):
         default=1_000_000,
         ge=1,
         description="Most rows in an uploaded predictions file (bounds the audit's memory).",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request line plus headers (431/400)."
+    )
+    request_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A connection's request head must arrive within this."
+    )
+    body_read_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait for the next chunk of a body (408)."
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, ge=1, description="An idle kept-alive connection is closed after this."
+    )
+    max_connections: int | None = Field(
+        default=1000, ge=1, description="Most concurrent connections (503 beyond; none: no cap)."
     )
     key_cache_seconds: float = Field(
         default=5.0,

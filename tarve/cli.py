@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fairness import cli as fairness_cli
     from service import cli as service_cli
     from tarve import demo, score
-    from training import cli_synth, cli_train, cli_validate
+    from training import cli_schema, cli_synth, cli_train, cli_validate
 
     parser = argparse.ArgumentParser(
         prog="tarve",
@@ -27,7 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     # packages never import this module, so it imports them without a cycle.
     parser.set_defaults(run_command=main)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (cli_synth, cli_validate, cli_train, score, fairness_cli, service_cli, demo):
+    for module in (
+        cli_synth,
+        cli_validate,
+        cli_schema,
+        cli_train,
+        score,
+        fairness_cli,
+        service_cli,
+        demo,
+    ):
         module.register(subparsers)
     return parser
 

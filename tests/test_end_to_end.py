@@ -45,3 +45,42 @@ def test_demo_trains_promotes_and_the_api_serves_the_production_model(
     assert first["reasons"]
     assert first["reasons"][0]["text"]
     assert json.loads(Path(request_file.group(1)).read_text())["client_ref"] == body["client_ref"]
+
+
+def _production_version(tmp_path: Path, tags: dict[str, str]) -> str:
+    """Register a version of the demo's model with ``tags`` and point ``production`` at it."""
+    from mlflow import MlflowClient
+
+    from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS
+
+    client = MlflowClient()
+    client.create_registered_model(DEFAULT_REGISTERED_MODEL)
+    source = tmp_path / "own-model"
+    source.mkdir()
+    version = client.create_model_version(DEFAULT_REGISTERED_MODEL, source.as_uri(), tags=tags)
+    client.set_registered_model_alias(DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, version.version)
+    return str(version.version)
+
+
+def test_demo_refuses_to_move_a_production_alias_it_did_not_set(
+    mlflow_tracking: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tarve.demo import MSG_ALIAS_NOT_OURS, foreign_production_alias
+
+    version = _production_version(tmp_path, tags={"owner": "a data scientist"})
+    assert main(["demo", "--rows", "4000", "--no-serve"]) == 1
+    captured = capsys.readouterr()
+    assert f"points to version {version}, which the demo did not promote" in captured.err
+    assert "tarve demo --reset" in captured.err
+    assert "synthetic register" not in captured.out  # refused before doing anything
+    assert MSG_ALIAS_NOT_OURS.split("{")[0] in captured.err
+    assert foreign_production_alias(reset=True) is None
+
+
+def test_demo_may_move_a_production_alias_it_set_itself(
+    mlflow_tracking: str, tmp_path: Path
+) -> None:
+    from tarve.demo import TAG_DEMO, foreign_production_alias
+
+    _production_version(tmp_path, tags={TAG_DEMO: "true"})
+    assert foreign_production_alias(reset=False) is None

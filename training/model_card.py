@@ -63,7 +63,32 @@ def render_model_card(
         consent=sorted({spec.source for spec in inputs if spec.source in schema.consent_sources}),
         protected_inputs=[spec.name for spec in inputs if spec.protected],
         ranking_keys=[key for key in report["ranking"]["model"] if key != "clients_with_need"],
+        wording=card_wording(schema),
     )
+
+
+GENERIC_WORDING = {
+    "population": "The people whose records the register `{name}` holds.",
+    "label_meaning": "A label of 1 means the need was recorded in the register.",
+    "intended_use": (
+        "Decision support: for one person, a calibrated probability for each label, "
+        "ranked, with the reasons behind each probability. A person decides; the "
+        "suggestion never does."
+    ),
+}
+
+
+def card_wording(schema: Schema, *, lang: str = "en") -> dict[str, str]:
+    """Return the card's population, label-meaning and intended-use sentences.
+
+    They come from the schema's ``description`` (in ``lang``, else its first
+    language); a part the schema does not describe gets a neutral sentence.
+    """
+    wording = {}
+    for part, generic in GENERIC_WORDING.items():
+        text = getattr(schema.description, part) if schema.description is not None else None
+        wording[part] = text.get(lang) if text is not None else generic.format(name=schema.name)
+    return wording
 
 
 def write_model_card(text: str, directory: str | Path) -> Path:

@@ -1,12 +1,15 @@
 """The honest split: train, calibration and a held-out test part.
 
 The test part is never seen by fitting, early stopping, calibration or threshold
-choice. When the schema names a split date column (and the config does not turn it
-off) the split is *out of time*: the latest registrations form the test part, with
-every row of the cut-off day on the test side, as a model trained today is used on
-tomorrow's clients. Otherwise rows are drawn at random. The calibration part (also
-used for early stopping) is drawn at random from what is left. When the schema has an
-id column, a client whose id appears in the test part never appears in the others.
+choice. When the schema declares a ``split`` by a column, that column's values say
+which rows are test rows and which may be used for training (a predefined split, as
+public data sets often ship). When the schema names a split date column (and the
+config does not turn it off) the split is *out of time*: the latest registrations
+form the test part, with every row of the cut-off day on the test side, as a model
+trained today is used on tomorrow's clients. Otherwise rows are drawn at random. The
+calibration part (also used for early stopping) is drawn at random from what is left.
+When the schema has an id column, a client whose id appears in the test part never
+appears in the others.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ MSG_TOO_FEW_ROWS = (
     "and {test} test rows; each part needs at least {minimum}"
 )
 MSG_NO_DATE_COLUMN = "out_of_time split asked for, but the schema names no split_date_column"
+MSG_SPLIT_COLUMN_ABSENT = (
+    "the schema splits by column {column!r}, but the extract has no such column"
+)
 MIN_PART_ROWS = 10
 
 
@@ -71,7 +77,11 @@ def split_rows(frame: pd.DataFrame, *, schema: Schema, config: SplitConfig) -> S
     if out_of_time and schema.split_date_column is None:
         raise ValueError(MSG_NO_DATE_COLUMN)
     cutoff: str | None = None
-    if out_of_time:
+    allowed = np.ones(rows, dtype=bool)
+    if schema.split is not None:
+        test_mask, allowed = _column_parts(frame, schema)
+        method = f"column({schema.split.column})"
+    elif out_of_time:
         assert schema.split_date_column is not None
         test_mask, cutoff = _latest_rows(frame[schema.split_date_column], config.test_fraction)
         method = f"out_of_time({schema.split_date_column})"
@@ -79,12 +89,15 @@ def split_rows(frame: pd.DataFrame, *, schema: Schema, config: SplitConfig) -> S
         test_mask = np.zeros(rows, dtype=bool)
         test_mask[rng.permutation(rows)[: round(rows * config.test_fraction)]] = True
         method = "random"
-    rest = ~test_mask
+    rest = ~test_mask & allowed
     if schema.id_column is not None and schema.id_column in frame.columns:
         ids = frame[schema.id_column]
         rest &= ~ids.isin(ids[test_mask]).to_numpy()
     rest_positions = np.flatnonzero(rest)
     calibration_count = round(rows * config.calibration_fraction)
+    if schema.split is not None:  # the same share of the rows the column leaves for training
+        share = config.calibration_fraction / (1 - config.test_fraction)
+        calibration_count = round(rest_positions.size * min(share, 0.5))
     chosen = rng.permutation(rest_positions.size)[:calibration_count]
     calibration = np.sort(rest_positions[chosen])
     train = np.setdiff1d(rest_positions, calibration, assume_unique=True)
@@ -109,6 +122,28 @@ def sample_positions(positions: np.ndarray, size: int, seed: int) -> np.ndarray:
     if positions.size <= size:
         return positions
     return np.sort(np.random.default_rng(seed).choice(positions, size=size, replace=False))
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _column_parts(frame: pd.DataFrame, schema: Schema) -> tuple[np.ndarray, np.ndarray]:
+    """Test rows and the rows the training and calibration parts may use."""
+    assert schema.split is not None
+    column = schema.split.column
+    if column not in frame.columns:
+        raise ValueError(MSG_SPLIT_COLUMN_ABSENT.format(column=column))
+    values = frame[column]
+    texts = values.map(_as_text).where(values.notna(), None)
+    test_mask = texts.isin(schema.split.test).to_numpy(dtype=bool)
+    if schema.split.train:
+        allowed = texts.isin(schema.split.train).to_numpy(dtype=bool)
+    else:
+        allowed = ~test_mask
+    return test_mask, allowed
 
 
 def _latest_rows(dates: pd.Series, fraction: float) -> tuple[np.ndarray, str]:

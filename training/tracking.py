@@ -145,22 +145,29 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
 def model_signature(schema: Schema, services: list[str]) -> Any:
     """Build an MLflow signature: one column per model input, one output per service.
 
-    Nullable fields are optional columns. Integers are ``double`` (missing is NaN).
+    Nullable fields are optional columns. An integer field that may not be missing is
+    ``long``; one that may is declared ``Any``, because MLflow has no integer type with
+    a missing value: such a column arrives as int64 when complete and as float64 with
+    NaN otherwise, and the model's own encoder checks it is whole numbers either way.
     """
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec
+    from mlflow.types.schema import AnyType, ColSpec
     from mlflow.types.schema import Schema as MlflowSchema
 
-    kinds = {
+    kinds: dict[str, Any] = {
         "number": "double",
-        "integer": "double",
+        "integer": "long",
         "boolean": "boolean",
         "category": "string",
         "date": "datetime",
     }
     inputs = MlflowSchema(
         [
-            ColSpec(kinds[spec.type], spec.name, required=not spec.nullable)  # type: ignore[arg-type]
+            ColSpec(
+                AnyType() if spec.type == "integer" and spec.nullable else kinds[spec.type],
+                spec.name,
+                required=not spec.nullable,
+            )
             for spec in schema.input_fields
         ]
     )
@@ -172,13 +179,16 @@ def pyfunc_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Model-input columns of ``frame`` in the pyfunc model's plain dtypes.
 
     Booleans and categories become Python objects with None for missing (what a JSON
-    request carries); numbers stay float64 with NaN.
+    request carries); integers that may not be missing become int64; other numbers stay
+    float64 with NaN.
     """
     plain: dict[str, Any] = {}
     for spec in schema.input_fields:
         values = frame[spec.name]
         if spec.type in ("boolean", "category"):
             plain[spec.name] = values.astype(object).where(values.notna(), None)
+        elif spec.type == "integer" and not spec.nullable and values.notna().all():
+            plain[spec.name] = values.astype("int64")
         else:
             plain[spec.name] = values
     return pd.DataFrame(plain).reset_index(drop=True)

@@ -135,6 +135,35 @@ class ColumnValues:
         """Return the number of rows."""
         return len(self.series)
 
+    def with_missing_markers(self, markers: list[str]) -> ColumnValues:
+        """Return the column with every value equal to a marker (e.g. ``"?"``) missing.
+
+        A marker matches a text value exactly, or a typed value whose text is the
+        marker (``-1`` matches the number -1).
+        """
+        if not markers:
+            return self
+        raw = self.series.to_numpy(dtype=object)
+        present = ~self.missing
+        hits = np.zeros(len(raw), dtype=bool)
+        if present.any():
+            hits[present] = np.isin(
+                np.array([str(value) for value in raw[present]], dtype=object), markers
+            )
+        if self.native.any():  # a typed number: 2.0 is "2" too
+            for position in np.flatnonzero(self.native & ~hits):
+                value = raw[position]
+                if _is_real_number(value) and float(value).is_integer():
+                    hits[position] = str(int(value)) in markers
+        if not hits.any():
+            return self
+        cleaned = raw.copy()
+        cleaned[hits] = None
+        column = pd.Series(list(cleaned), dtype="object")
+        if self.native[~hits].any():  # typed values left: let them take their own dtype
+            column = column.infer_objects()
+        return ColumnValues.of(column)
+
     @cached_property
     def texts(self) -> pd.Series:
         """The text values as a ``str`` series indexed by position."""

@@ -30,7 +30,7 @@ HEADLINE_METRIC_KEYS = ("metrics", "headline_metrics", "evaluation")
 
 def names(text: Translations) -> Names:
     """Return a text's translations as the response's ``Names``."""
-    return Names(fi=text.fi, sv=text.sv, en=text.en)
+    return Names(fi=text.get("fi"), sv=text.get("sv"), en=text.get("en"))
 
 
 @router.get(

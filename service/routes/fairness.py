@@ -126,8 +126,8 @@ def audit_upload(  # noqa: D103
     from fairness.policy import load_policy
 
     wants_html = _wants_html(accept)
-    fields = {"label": [label], "score": [score], "group": group, "decision": [decision]}
-    fields |= {"service": [service], "file": [file.filename]}
+    fields: dict[str, list[str | None]] = {"label": [label], "score": [score], "group": [*group]}
+    fields |= {"decision": [decision], "service": [service], "file": [file.filename]}
     coded = [name for name, values in fields.items() if any(_holds_code(v) for v in values)]
     if coded:
         raise IdentityCodeInRequest([("body", [name]) for name in coded])

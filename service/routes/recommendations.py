@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from models.reasons import ignored_fields
 from models.recommend import Suggestion, recommend
-from models.schema import LANGUAGES, Schema
+from models.schema import Schema
 from service.audit_log import AuditTrail
 from service.deps import (
     AuditDep,
@@ -25,10 +25,12 @@ from service.deps import (
     CaseworkerDep,
     HeaderLanguageDep,
     Language,
+    LanguageQuery,
     MetricsDep,
     RequestIdDep,
     ServedModelDep,
     SettingsDep,
+    check_language,
 )
 from service.metrics import ServiceMetrics
 from service.model_holder import LoadedModel
@@ -43,9 +45,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 TopKQuery = Annotated[int | None, Query(ge=1, description="Services to list (default: all).")]
 ExplainQuery = Annotated[bool | None, Query(description="Give reasons (default true).")]
-LangQuery = Annotated[
-    Language | None, Query(description=f"{', '.join(LANGUAGES[:-1])} or {LANGUAGES[-1]}.")
-]
+LangQuery = LanguageQuery
 ContentTypeHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 
@@ -146,7 +146,7 @@ def create_recommendation(
         content_type,
         unused_fields=served.requests.unused_fields,
     )
-    language: Language = _pick(request.lang, lang, header_lang)
+    language: Language = check_language(_pick(request.lang, lang, header_lang), served)
     [result] = _recommend_clients(
         [request],
         endpoint="recommendations",
@@ -261,7 +261,7 @@ def create_batch_recommendations(
         content_type,
         unused_fields=served.requests.unused_fields,
     )
-    language: Language = _pick(request.lang, lang, header_lang)
+    language: Language = check_language(_pick(request.lang, lang, header_lang), served)
     results = _recommend_clients(
         request.clients,
         endpoint="recommendations.batch",

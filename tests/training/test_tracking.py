@@ -173,3 +173,39 @@ def test_models_list_shows_versions_and_aliases(
     listing = capsys.readouterr().out
     line = next(row for row in listing.splitlines() if row.split()[0] == tracked.model_version)
     assert "candidate" in line
+
+
+def test_pyfunc_accepts_integer_columns_as_int64(
+    tracked: Any, small_register: pd.DataFrame
+) -> None:
+    """An extract read by pandas has int64 integer columns; the signature accepts them."""
+    import mlflow
+
+    from training.tracking import pyfunc_frame
+
+    rows = pyfunc_frame(small_register.tail(20), tracked.model.schema)
+    integers = [spec.name for spec in tracked.model.schema.input_fields if spec.type == "integer"]
+    complete = [name for name in integers if rows[name].notna().all()]
+    frame = rows.astype(dict.fromkeys(complete, "int64"))
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}/{tracked.model_version}")
+    served = pyfunc.predict(frame)
+    expected = tracked.model.predict_proba(small_register.tail(20))
+    assert complete
+    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_pyfunc_refuses_float64_for_a_complete_integer_field(
+    tracked: Any, small_register: pd.DataFrame
+) -> None:
+    """A ``long`` column refuses float64 (MLflow never narrows); ``pyfunc_frame`` gives int64."""
+    import mlflow
+
+    rows = small_register.tail(20)
+    columns = [spec.name for spec in tracked.model.schema.input_fields]
+    frame = rows[columns].reset_index(drop=True)
+    for spec in tracked.model.schema.input_fields:
+        if spec.type in ("boolean", "category"):
+            frame[spec.name] = frame[spec.name].astype(object).where(frame[spec.name].notna(), None)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}/{tracked.model_version}")
+    with pytest.raises(Exception, match="int64"):
+        pyfunc.predict(frame)
