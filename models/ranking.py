@@ -222,7 +222,11 @@ def rank_frame(
     if explain:
         contributions, base = model.contributions(matrix, num_threads=num_threads)
         if limit:
-            reason_fields, reason_contributions = _top_reasons(model, contributions, limit)
+            shown = _shown_fields(model, granted, rows)
+            reason_fields, reason_contributions = _top_reasons(contributions, shown, limit)
+            # No reasons for an ineligible service: the excluding rule is the reason.
+            reason_fields[~eligible] = -1
+            reason_contributions[~eligible] = 0.0
     return RankedFrame(
         probability=probability,
         raw_score=raw,
@@ -237,12 +241,23 @@ def rank_frame(
     )
 
 
+def _shown_fields(model: ServiceNeedModel, granted: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """Per row and field, whether it may be a reason (as :func:`models.reasons.explain_row`)."""
+    consent_sources = model.schema.consent_sources
+    shown = np.ones((rows, len(model.encoder.fields)), dtype=bool)
+    for index, spec in enumerate(model.encoder.fields):
+        if spec.protected:
+            shown[:, index] = False
+        elif spec.source in consent_sources:
+            shown[:, index] = granted.get(spec.source, np.zeros(rows, dtype=bool))
+    return shown
+
+
 def _top_reasons(
-    model: ServiceNeedModel, contributions: np.ndarray, limit: int
+    contributions: np.ndarray, shown: np.ndarray, limit: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    shown = np.array([not spec.protected for spec in model.encoder.fields])
     size = np.abs(contributions)
-    candidate = shown & (size > MIN_CONTRIBUTION)
+    candidate = shown[:, np.newaxis, :] & (size > MIN_CONTRIBUTION)
     key = np.where(candidate, -size, np.inf)
     take = min(limit, contributions.shape[-1])
     top = np.argsort(key, axis=-1, kind="stable")[..., :take]

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from models.model import ServiceNeedModel
 from models.ranking import RankedFrame
-from models.reasons import reason_text
+from models.reasons import format_value, reason_text
 
 SENTENCE_CACHE_LIMIT = 500_000
 _MISSING_CODE = -1.0e300  # stands for NaN in keys (NaN never equals itself)
@@ -44,6 +44,7 @@ REASON_TYPE = pa.struct(
         ("field", _TEXT),
         ("label", _TEXT),
         ("value", _TEXT),
+        ("value_text", _TEXT),
         ("direction", _TEXT),
         ("contribution", pa.float64()),
         ("text", _TEXT),
@@ -128,7 +129,7 @@ class OutputBuilder:
         sources = list(schema.sources)
         self.always_sources = [name for name in sources if name not in schema.consent_sources]
         self.consent_sources = [name for name in sources if name in schema.consent_sources]
-        self._values: dict[tuple[int, float], str] = {}
+        self._values: dict[tuple[int, float, bool], str] = {}
         self._sentences: dict[tuple[int, int, float, bool], str] = {}
 
     # -- per-client columns ---------------------------------------------------------
@@ -146,20 +147,24 @@ class OutputBuilder:
         return code, pa.array(texts, pa.string())
 
     # -- reasons ----------------------------------------------------------------------
-    def _value_texts(self, fields: np.ndarray, codes: np.ndarray) -> pa.Array:
+    def _value_texts(
+        self, fields: np.ndarray, codes: np.ndarray, *, shown: bool = False
+    ) -> pa.Array:
+        """Each reason's value: as JSON text, or (``shown``) as the caller reads it."""
         unique_codes, code_index = np.unique(codes, return_inverse=True)
         keys, inverse = _factorize([code_index.reshape(-1), fields], [len(unique_codes), 0])
         texts = []
         for code_position, field in keys.tolist():
             code = float(unique_codes[code_position])
-            key = (int(field), code)
+            key = (int(field), code, shown)
             text = self._values.get(key)
             if text is None:
-                name = self.model.encoder.fields[int(field)].name
+                spec = self.model.encoder.fields[int(field)]
                 value = self.model.encoder.decode_value(
-                    name, math.nan if code == _MISSING_CODE else code
+                    spec.name, math.nan if code == _MISSING_CODE else code
                 )
-                text = self._values[key] = _json_value(value)
+                text = format_value(spec, value, self.lang) if shown else _json_value(value)
+                self._values[key] = text
             texts.append(text)
         return pa.DictionaryArray.from_arrays(
             pa.array(inverse.astype(np.int32)), pa.array(texts, pa.string())
@@ -216,6 +221,7 @@ class OutputBuilder:
                 pa.DictionaryArray.from_arrays(pa.array(field.astype(np.int32)), self.field_names),
                 pa.DictionaryArray.from_arrays(pa.array(field.astype(np.int32)), self.field_labels),
                 self._value_texts(field, codes),
+                self._value_texts(field, codes, shown=True),
                 pa.DictionaryArray.from_arrays(pa.array(raises.astype(np.int32)), self.directions),
                 pa.array(contribution, pa.float64()),
                 self._sentences_for(service, field, codes, raises),
@@ -284,6 +290,7 @@ def text_columns(table: pa.Table) -> pa.Table:
                 "field": reason["field"],
                 "label": reason["label"],
                 "value": json.loads(reason["value"]),
+                "value_text": reason["value_text"],
                 "direction": reason["direction"],
                 "contribution": reason["contribution"],
                 "text": reason["text"],
