@@ -41,6 +41,10 @@ MSG_BAD_NAME = (
     "a key name is 1-100 characters: letters, digits and . _ @ -, starting with a letter or digit"
 )
 MSG_NAME_IS_IDENTITY_CODE = "a key name must not look like a personal identity code"
+MSG_LAST_ADMIN = (
+    "this is the last active admin key; create another admin key first "
+    "(or revoke it with 'tarve keys revoke' on the server)"
+)
 MSG_NAME_TAKEN = "a key named {name!r} exists already"
 
 
@@ -56,6 +60,12 @@ class KeyNameTaken(ProblemError):
     """A key with this name exists already (409)."""
 
     slug = "key-exists"
+
+
+class LastAdminKey(ProblemError):
+    """The last active admin key cannot be revoked through the API (409)."""
+
+    slug = "last-admin-key"
 
 
 class InvalidKeyName(ValueError):
@@ -139,14 +149,26 @@ def list_keys(database: Database) -> list[KeyInfo]:
         return [_info(row) for row in rows]
 
 
-def revoke_key(database: Database, name: str) -> bool:
-    """Revoke the key named ``name``; False when there is no such active key."""
+def revoke_key(database: Database, name: str, *, keep_an_admin: bool = False) -> bool:
+    """Revoke the key named ``name``; False when there is no such active key.
+
+    With ``keep_an_admin`` (the admin API), revoking the last active admin key is
+    refused (:class:`LastAdminKey`): nobody could manage keys through the API after it.
+    """
     with database.session() as session:
         row = session.scalars(
             select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
         ).first()
         if row is None:
             return False
+        if keep_an_admin and row.role == Role.ADMIN.value:
+            admins = session.scalars(
+                select(ApiKey.id).where(
+                    ApiKey.role == Role.ADMIN.value, ApiKey.revoked_at.is_(None)
+                )
+            ).all()
+            if len(admins) <= 1:
+                raise LastAdminKey(MSG_LAST_ADMIN)
         row.revoked_at = utc_now()
         return True
 

@@ -99,6 +99,12 @@ _TYPES = [
         "key-exists", 409, "The key name is taken", "Key names are unique, revoked ones too."
     ),
     ProblemType(
+        "last-admin-key",
+        409,
+        "The last admin key cannot be revoked",
+        "Create another admin key first; the server's `tarve keys revoke` can still do it.",
+    ),
+    ProblemType(
         "model-rejected",
         409,
         "The new model was rejected",

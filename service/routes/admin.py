@@ -100,7 +100,7 @@ def post_key(  # noqa: D103
     "/keys/{name}",
     status_code=204,
     summary="Revoke an API key",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 409),
 )
 def delete_key(  # noqa: D103
     name: Annotated[str, Path(max_length=100)],
@@ -110,7 +110,7 @@ def delete_key(  # noqa: D103
     audit: AuditDep,
 ) -> Response:
     del caller
-    if not revoke_key(database, name):
+    if not revoke_key(database, name, keep_an_admin=True):
         raise NotFound(MSG_NO_SUCH_KEY)
     authenticator: KeyAuthenticator = request.app.state.authenticator
     authenticator.forget_all()

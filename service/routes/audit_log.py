@@ -16,6 +16,7 @@ from service.deps import AuditDep, AuditorDep, DatabaseDep
 from service.request_model import CLIENT_REF_PATTERN
 from service.responses import AuditLogEntryOut, AuditLogPage, problem_responses
 
+MAX_OFFSET = 2**31 - 1  # bounded: an unbounded integer overflows the database's (422, not 500)
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 
@@ -50,7 +51,7 @@ def read_audit_log(  # noqa: D103
         str | None, Query(max_length=64, description="e.g. recommendations")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> AuditLogPage:
     del caller
     rows = query_audit(

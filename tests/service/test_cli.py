@@ -59,13 +59,13 @@ def test_serve_builds_the_app_with_the_given_model(
     monkeypatch.setenv("TARVE_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
     calls: dict[str, Any] = {}
 
-    def fake_run(app: Any, **kwargs: Any) -> None:
-        calls["app"] = app
-        calls.update(kwargs)
+    def fake_run(server: Any) -> None:
+        calls["app"] = server.config.app
+        calls.update(host=server.config.host, port=server.config.port)
 
     import uvicorn
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     assert _run(["serve", "--model", str(model_dir), "--port", "8123"]) == 0
     assert calls["host"] == "127.0.0.1"
     assert calls["port"] == 8123
