@@ -40,7 +40,15 @@ def test_scores_every_client_and_service(
     assert not table.loc[table["recommended"], "eligible"].eq(False).any()
     reasons = table["reasons"].iloc[0]
     assert 0 < len(reasons) <= 5
-    assert set(reasons[0]) == {"field", "label", "value", "direction", "contribution", "text"}
+    assert set(reasons[0]) == {
+        "field",
+        "label",
+        "value",
+        "value_text",
+        "direction",
+        "contribution",
+        "text",
+    }
     assert not (tmp_path / "scores.parquet.parts").exists()
 
     summary = json.loads((tmp_path / "scores.parquet.summary.json").read_text())
