@@ -342,7 +342,8 @@ def test_three_replicas_started_at_once_migrate_a_fresh_database_once(
         assert replica.wait_until("/readyz", timeout=READY_SECONDS).json()["status"] == "ready"
 
     upgrades = {replica.name: replica.log().count("Running upgrade") for replica in started}
-    assert sorted(upgrades.values()) == [0, 0, 2], upgrades
+    revisions = len(list((ROOT / "service" / "migrations" / "versions").glob("0*.py")))
+    assert sorted(upgrades.values()) == [0, 0, revisions], upgrades
     engine = sa.create_engine(fresh_url)
     try:
         with engine.connect() as connection:
