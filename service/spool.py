@@ -52,7 +52,7 @@ class AuditSpool:
         self._replay_lock = threading.Lock()
 
     def _size(self) -> int:
-        return sum(path.stat().st_size for path in (self.path, self.replaying) if path.exists())
+        return sum(_file_size(path) for path in (self.path, self.replaying))
 
     @property
     def pending(self) -> bool:
@@ -113,6 +113,14 @@ class AuditSpool:
             self.replaying.unlink()
             _fsync_directory(self.path.parent)
             return len(rows)
+
+
+def _file_size(path: Path) -> int:
+    # Replay may move or remove either file at any moment; a missing file holds nothing.
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _line(row: dict[str, Any]) -> bytes:
