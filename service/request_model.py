@@ -7,6 +7,8 @@ its eligibility rules read) with the schema's type, range (``ge``/``le``) and ca
 unknown fields are refused (``extra="forbid"``), and nothing else is accepted: the API
 takes no data it does not use. Numbers and booleans are strict (``"5"`` is not 5); an
 integer field takes any integral JSON number (``40`` or ``40.0``, not ``40.5``).
+The options are strict too: ``top_k`` a JSON integer from 1 to the number of services,
+``explain`` a JSON boolean (:mod:`service.request_parsing`).
 The OpenAPI document is built from these models, so it always matches the model served.
 """
 
@@ -29,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from models.rules import rule_fields
 from models.schema import FieldSpec, Schema
+from service.request_parsing import strict_explain, strict_top_k
 
 CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
@@ -245,14 +248,15 @@ def build_request_models(
         "consents": consents,
         "profile": (profile, Field(description="The client's data.")),
     }
+    most = max(len(services), 1)
     options: dict[str, Any] = {
         "top_k": (
-            int | None,
-            Field(default=None, ge=1, le=max(len(services), 1), description="Services to list."),
+            Annotated[int | None, BeforeValidator(strict_top_k(most))],
+            Field(default=None, ge=1, le=most, description="Services to list (an integer)."),
         ),
         "explain": (
-            bool | None,
-            Field(default=None, description="Give reasons (TreeSHAP); default true."),
+            Annotated[bool | None, BeforeValidator(strict_explain)],
+            Field(default=None, description="Give reasons (TreeSHAP): true or false (default)."),
         ),
         "lang": (
             Literal[tuple(schema.languages)] | None,

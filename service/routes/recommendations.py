@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import BeforeValidator
 
 from models.reasons import ignored_fields
 from models.recommend import Suggestion, recommend
@@ -34,7 +35,13 @@ from service.deps import (
 )
 from service.metrics import ServiceMetrics
 from service.model_holder import LoadedModel
-from service.request_parsing import json_request_body, parse_body
+from service.request_parsing import (
+    check_top_k_bound,
+    explain_query,
+    json_request_body,
+    parse_body,
+    top_k_query,
+)
 from service.responses import (
     BatchRecommendationResponse,
     RecommendationResponse,
@@ -43,8 +50,20 @@ from service.responses import (
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
-TopKQuery = Annotated[int | None, Query(ge=1, description="Services to list (default: all).")]
-ExplainQuery = Annotated[bool | None, Query(description="Give reasons (default true).")]
+TopKQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Services to list: an integer from 1 to the number of services served "
+        "(GET /v1/services); default all.",
+    ),
+    BeforeValidator(top_k_query),
+]
+ExplainQuery = Annotated[
+    bool | None,
+    Query(description="Give reasons: true or false (default true)."),
+    BeforeValidator(explain_query),
+]
 LangQuery = LanguageQuery
 ContentTypeHeader = Annotated[str | None, Header(include_in_schema=False)]
 
@@ -147,6 +166,7 @@ def create_recommendation(
         unused_fields=served.requests.unused_fields,
     )
     language: Language = check_language(_pick(request.lang, lang, header_lang), served)
+    check_top_k_bound(top_k, len(served.model.services))
     [result] = _recommend_clients(
         [request],
         endpoint="recommendations",
@@ -262,6 +282,7 @@ def create_batch_recommendations(
         unused_fields=served.requests.unused_fields,
     )
     language: Language = check_language(_pick(request.lang, lang, header_lang), served)
+    check_top_k_bound(top_k, len(served.model.services))
     results = _recommend_clients(
         request.clients,
         endpoint="recommendations.batch",
