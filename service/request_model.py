@@ -37,6 +37,10 @@ CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 MSG_BATCH_TOO_LARGE = "a batch may hold at most {limit} clients; this one holds {count}"
 MSG_AGREED_AND_NOT_FOLLOWED = "services both agreed and not followed: {services}"
+MSG_EMPTY_FEEDBACK = (
+    "the feedback records nothing: name the agreed_services, or the suggestions not_followed "
+    "and why (or both)"
+)
 NOT_FOLLOWED_REASONS = (
     "client_declined",
     "not_suitable",
@@ -87,6 +91,8 @@ class _FeedbackBase(_Strict):
     def _no_overlap(self) -> _FeedbackBase:
         agreed = set(getattr(self, "agreed_services", []))
         declined = {item.service for item in getattr(self, "not_followed", [])}
+        if not agreed and not declined:
+            raise ValueError(MSG_EMPTY_FEEDBACK)
         both = sorted(agreed & declined)
         if both:
             raise ValueError(MSG_AGREED_AND_NOT_FOLLOWED.format(services=both))
@@ -305,14 +311,16 @@ def build_request_models(
     feedback = create_model(  # type: ignore[call-overload]
         "FeedbackRequest",
         __base__=_FeedbackBase,
-        __doc__="The override record: what was agreed with the client, and what was not.",
+        __doc__="The override record: what was agreed with the client, and what was not "
+        "(at least one of the two).",
         client_ref=client_ref,
         recommendation_request_id=(
             str | None,
             Field(
                 default=None,
                 pattern=REQUEST_ID_PATTERN,
-                description="The request_id of the recommendation this feedback is about.",
+                description="The request_id of the recommendation this feedback is about: "
+                "one the API answered for this client_ref (else 422).",
             ),
         ),
         agreed_services=(
