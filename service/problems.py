@@ -15,6 +15,7 @@ errors, and anything unexpected into problem responses.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -40,6 +41,21 @@ MSG_UNKNOWN_FIELD = "unknown field: the served model's schema has no such field"
 MSG_UNUSED_FIELD = (
     "the served model does not use this field, so the API does not take it (data minimisation)"
 )
+# What an answer must never show: SQL statements and their parameters (SQLAlchemy puts
+# them in its messages), URLs (the MLflow server, a database URL with its password),
+# and libpq's host, address and port.
+_SQL_TAIL = re.compile(r"\s*\[(?:SQL|parameters|SQL parameters)\b.*", re.DOTALL)
+_BACKGROUND = re.compile(r"\s*\(Background on this error at:[^)]*\)")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\")\]]+")
+_SERVER_AT = re.compile(r"server at \"[^\"]*\"(?: \([^)]*\))?,? port \d+")
+_DSN_FIELD = re.compile(r"\b(host|hostaddr|port|dbname|user|password)=\S+")
+
+
+def without_internals(text: str) -> str:
+    """Return ``text`` without SQL, parameters, URLs or database hosts (for any answer)."""
+    text = _SQL_TAIL.sub("", _BACKGROUND.sub("", text))
+    text = _SERVER_AT.sub("the database server", _URL.sub("<url>", text))
+    return _DSN_FIELD.sub(r"\1=<hidden>", text)
 
 
 @dataclass(frozen=True)
@@ -376,7 +392,7 @@ def problem_body(
         "type": problem.uri,
         "title": problem.title,
         "status": problem.status,
-        "detail": detail or problem.title,
+        "detail": without_internals(detail) if detail else problem.title,
     }
     if request is not None:
         if problem.status != 404 and not free_text_has_identity_code(request.url.path):
@@ -384,7 +400,12 @@ def problem_body(
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             body["request_id"] = request_id
-    body.update(extra)
+    for name, value in extra.items():
+        if isinstance(value, str):
+            value = without_internals(value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = [without_internals(item) for item in value]
+        body[name] = value
     return body
 
 
