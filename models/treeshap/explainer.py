@@ -158,7 +158,7 @@ class TreeShapExplainer:
             max_masks, max_leaves, max_depth = self._sizes
             scratch = (
                 np.empty(max_masks, dtype=np.int64),
-                np.empty(max_leaves, dtype=np.int64),
+                np.empty(2 * max_leaves, dtype=np.int64),
                 np.empty(max_depth + 2),
                 np.empty((3, self.num_features)),
                 np.empty(self.num_features, dtype=np.int64),
@@ -194,7 +194,7 @@ class TreeShapExplainer:
                     rows,
                     out,
                     raw,
-                    threads * 4 if count >= threads * 64 else threads,
+                    threads * -(-count // (threads * kernels.BLOCK_ROWS)),
                     *self._sizes,
                     *self._arrays,
                 )
