@@ -95,7 +95,8 @@ def test_a_broken_model_is_rejected_and_the_old_one_keeps_serving(
     assert "Traceback" not in response.text
     assert _version(api, profile) == "fixture-1"
     assert api.client.get("/readyz").status_code == 200
-    assert 'tarve_model_reloads_total{result="rejected"} 1.0' in api.get("/metrics", role="admin").text
+    metrics = api.get("/metrics", role="admin").text
+    assert 'tarve_model_reloads_total{result="rejected"} 1.0' in metrics
 
 
 def test_in_flight_requests_finish_on_the_old_model(
