@@ -340,9 +340,11 @@ def _top_reasons(
     of equal values, so ties keep the field order, as a stable sort would.
     """
     rows, services, width = contributions.shape
-    size = np.abs(contributions).reshape(rows * services, width)
-    candidate = np.repeat(shown, services, axis=0) & (size > MIN_CONTRIBUTION)
-    key = np.where(candidate, size, -1.0)
+    # The key is the size of each shown contribution above the minimum, else -1.
+    key = np.abs(contributions)
+    np.copyto(key, -1.0, where=~(key > MIN_CONTRIBUTION))
+    np.copyto(key, -1.0, where=~shown[:, np.newaxis, :])
+    key = key.reshape(rows * services, width)
     flat = contributions.reshape(rows * services, width)
     fields = np.full((rows * services, limit), -1, dtype=np.int64)
     values = np.zeros((rows * services, limit))

@@ -33,6 +33,27 @@ PART_FORMATS = {"arrow": ".arrow", "parquet": ".parquet"}
 OUTPUT_COMPRESSION = "zstd"
 
 
+def dictionary_paths(schema: pa.Schema) -> list[str]:
+    """Return the Parquet column paths worth dictionary-encoding: text, not numbers.
+
+    Numbers are nearly all distinct: trying a dictionary for them costs time and space.
+    """
+    paths: list[str] = []
+
+    def walk(path: str, kind: pa.DataType) -> None:
+        if pa.types.is_dictionary(kind) or pa.types.is_string(kind):
+            paths.append(path)
+        elif pa.types.is_list(kind):
+            walk(f"{path}.list.element", kind.value_type)
+        elif pa.types.is_struct(kind):
+            for child in kind:
+                walk(f"{path}.{child.name}", child.type)
+
+    for column in schema:
+        walk(column.name, column.type)
+    return paths
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
@@ -117,7 +138,12 @@ class PartWriter:
         part = self._part(index)
         temporary = part.with_name(part.name + ".tmp")
         if self.suffix == PART_FORMATS["parquet"]:
-            pq.write_table(table, temporary, compression=PART_COMPRESSION)
+            pq.write_table(
+                table,
+                temporary,
+                compression=PART_COMPRESSION,
+                use_dictionary=dictionary_paths(table.schema),
+            )
         else:
             options = pa.ipc.IpcWriteOptions(compression=PART_COMPRESSION)
             with (
@@ -148,7 +174,10 @@ class PartWriter:
                 rows = self._join_csv(temporary, chunks)
             else:
                 with pq.ParquetWriter(
-                    temporary, OUTPUT_SCHEMA, compression=OUTPUT_COMPRESSION
+                    temporary,
+                    OUTPUT_SCHEMA,
+                    compression=OUTPUT_COMPRESSION,
+                    use_dictionary=dictionary_paths(OUTPUT_SCHEMA),
                 ) as writer:
                     for index in range(chunks):
                         table = self.read_part(index)
