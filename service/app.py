@@ -37,6 +37,7 @@ from service.rate_limits import (
 )
 from service.request_guard import RequestGuardMiddleware
 from service.request_model import example_request
+from service.responses import document_problems
 from service.routes import ROUTERS
 from service.routes.fairness import AUDIT_UPLOAD_PATH
 from service.security_headers import SecurityHeadersMiddleware
@@ -97,6 +98,7 @@ class TarveAPI(FastAPI):
             example = example_request(served.model.schema, client_ref="client-0001")
             operation = document["paths"]["/v1/recommendations"]["post"]
             operation["requestBody"]["content"]["application/json"]["example"] = example
+        document_problems(document)
         self._model_openapi = document
         self._model_openapi_for = (served, base)
         return document

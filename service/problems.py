@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from models.extract.identity_code import free_text_has_identity_code
 from models.features import UnknownCategoryError
@@ -442,16 +443,38 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONRespon
     return await _on_problem(request, InvalidRequest(pydantic_errors(exc.errors())))
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Return every method the request's path takes (the ``Allow`` of a 405), e.g. ``GET, POST``.
+
+    Starlette's 405 names the methods of the first route on the path only; this asks
+    every route (included routers too) whether it takes the path with each method.
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     problem = PROBLEM_TYPES[_default_slug(exc.status_code)]
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         problem,
         detail=detail,
         request=request,
         status=exc.status_code,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
