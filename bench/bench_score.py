@@ -52,6 +52,11 @@ TARGET_RATIO = 0.9
 
 
 def _peak_mib() -> float:
+    """Return this process's peak RSS (VmHWM: ``ru_maxrss`` would count the parent's)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
