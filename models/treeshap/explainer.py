@@ -104,6 +104,7 @@ class TreeShapExplainer:
         vector_limit: int = DEFAULT_VECTOR_LIMIT,
         table_limit: int = DEFAULT_TABLE_LIMIT,
         table_budget_bytes: int = DEFAULT_TABLE_BUDGET_BYTES,
+        pair_siblings: bool = True,
         compile: bool = True,
     ) -> TreeShapExplainer:
         """Read, flatten and precompute ``boosters`` (one binary booster per service).
@@ -119,6 +120,8 @@ class TreeShapExplainer:
             Other leaves with at most this many keep ``v G(M)`` (``2**d`` numbers).
         table_budget_bytes : int
             Upper bound on the tables' memory.
+        pair_siblings : bool
+            Two sibling leaves that both keep vectors share one table (one read).
         compile : bool
             Run each kernel once now, so that no request pays for compilation.
 
@@ -134,6 +137,7 @@ class TreeShapExplainer:
             vector_limit=vector_limit,
             table_limit=table_limit,
             table_budget_bytes=table_budget_bytes,
+            pair_siblings=pair_siblings,
         )
         explainer = cls(forest)
         explainer.precompute_seconds = time.perf_counter() - started

@@ -44,6 +44,8 @@ FLAG_DEFAULT_LEFT = 1 << DEFAULT_LEFT_SHIFT
 MODE_DIRECT = 0  # no table: polynomial of the hot features, O(d**2)
 MODE_SUBSETS = 1  # v G(M) for every subset M: 2**d numbers, d + 1 look-ups
 MODE_VECTORS = 2  # every slot's contribution for every hot set: d * 2**d numbers
+MODE_PAIR = 3  # left leaf of two sibling leaves: both leaves' vectors summed, 2 d 2**d
+MODE_PAIRED = 4  # right leaf of a pair: its contributions are in the left leaf's table
 
 BLOCK_ROWS = 1024  # rows a block kernel takes through each tree before the next tree
 
@@ -75,6 +77,59 @@ prefetch = cast(Callable[[np.ndarray, int], None], intrinsic(_prefetch))
 
 
 @numba.njit(cache=True, nogil=True)
+def _subset_values(
+    depth: int,
+    slot_start: int,
+    value: float,
+    slot_zero: np.ndarray,
+    weights: np.ndarray,
+    polys: np.ndarray,
+    sizes: np.ndarray,
+    subsets: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``subsets[M] = v G(M)`` for every subset ``M`` of a leaf's path features."""
+    polys[0, 0] = 1.0
+    sizes[0] = 0
+    subsets[0] = value * weights[depth, 0]
+    for subset in range(1, 1 << depth):
+        low = subset & -subset
+        previous = subset ^ low
+        bit = 0
+        while (1 << bit) != low:
+            bit += 1
+        zero = slot_zero[slot_start + bit]
+        size = sizes[previous] + 1
+        sizes[subset] = size
+        # (previous polynomial) * (zero + t)
+        polys[subset, size] = polys[previous, size - 1]
+        for k in range(size - 1, 0, -1):
+            polys[subset, k] = polys[previous, k] * zero + polys[previous, k - 1]
+        polys[subset, 0] = polys[previous, 0] * zero
+        total = 0.0
+        for k in range(size + 1):
+            total += weights[depth, k] * polys[subset, k]
+        subsets[subset] = value * total
+
+
+@numba.njit(cache=True, nogil=True)
+def _vectors(
+    depth: int, slot_start: int, slot_zero: np.ndarray, subsets: np.ndarray, dest: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """``dest[H * d + j]``: slot ``j``'s contribution for the hot set ``H``."""
+    for hot in range(1 << depth):
+        cold_product = 1.0
+        for j in range(depth):
+            if not (hot >> j) & 1:
+                cold_product *= slot_zero[slot_start + j]
+        for j in range(depth):
+            if (hot >> j) & 1:
+                entry = cold_product * (1.0 - slot_zero[slot_start + j]) * subsets[hot ^ (1 << j)]
+            else:
+                entry = -cold_product * subsets[hot]
+            dest[hot * depth + j] = entry
+
+
+@numba.njit(cache=True, nogil=True)
 def fill_tables(
     leaf_info: np.ndarray,
     leaf_value: np.ndarray,
@@ -83,56 +138,54 @@ def fill_tables(
     tables: np.ndarray,
     max_depth: int,
 ) -> None:  # pragma: no cover - compiled
-    """Fill each leaf's table (see ``forest``): ``v G(M)``, or the contribution vectors."""
+    """Fill each leaf's table (see ``forest``): ``v G(M)``, or the contribution vectors.
+
+    A sibling pair's table (``MODE_PAIR``) holds, for the left leaf's hot set ``H`` and
+    the right leaf's bit of the parent's feature ``r``, the sum of both leaves'
+    vectors at ``(2 H + r) * d``: the right leaf's hot set is ``H`` with that bit
+    replaced by ``r`` (both bits set cannot happen and stays zero).
+    """
     polys = np.zeros(((1 << max_depth), max_depth + 1))
     sizes = np.zeros(1 << max_depth, dtype=np.int64)
     subsets = np.zeros(1 << max_depth)
+    left = np.zeros(max_depth << max_depth)
+    right = np.zeros(max_depth << max_depth)
     for leaf in range(leaf_info.shape[0]):
         depth = leaf_info[leaf, 0]
         slot_start = leaf_info[leaf, 1]
         mode = leaf_info[leaf, 2]
         start = leaf_info[leaf, 3]
-        if mode == MODE_DIRECT:
+        if mode in (MODE_DIRECT, MODE_PAIRED):
             continue
         value = leaf_value[leaf]
-        polys[0, 0] = 1.0
-        sizes[0] = 0
-        subsets[0] = value * weights[depth, 0]
-        for subset in range(1, 1 << depth):
-            low = subset & -subset
-            previous = subset ^ low
-            bit = 0
-            while (1 << bit) != low:
-                bit += 1
-            zero = slot_zero[slot_start + bit]
-            size = sizes[previous] + 1
-            sizes[subset] = size
-            # (previous polynomial) * (zero + t)
-            polys[subset, size] = polys[previous, size - 1]
-            for k in range(size - 1, 0, -1):
-                polys[subset, k] = polys[previous, k] * zero + polys[previous, k - 1]
-            polys[subset, 0] = polys[previous, 0] * zero
-            total = 0.0
-            for k in range(size + 1):
-                total += weights[depth, k] * polys[subset, k]
-            subsets[subset] = value * total
+        _subset_values(depth, slot_start, value, slot_zero, weights, polys, sizes, subsets)
         if mode == MODE_SUBSETS:
             for subset in range(1 << depth):
                 tables[start + subset] = subsets[subset]
             continue
+        if mode == MODE_VECTORS:
+            stop = start + (depth << depth)
+            _vectors(depth, slot_start, slot_zero, subsets, tables[start:stop])
+            continue
+        # MODE_PAIR: this (left) leaf and its right sibling, one table
+        _vectors(depth, slot_start, slot_zero, subsets, left)
+        partner = leaf_info[leaf, 4]
+        partner_slots = leaf_info[partner, 1]
+        _subset_values(
+            depth, partner_slots, leaf_value[partner], slot_zero, weights, polys, sizes, subsets
+        )
+        _vectors(depth, partner_slots, slot_zero, subsets, right)
+        bit = leaf_info[leaf, 5]
         for hot in range(1 << depth):
-            cold_product = 1.0
-            for j in range(depth):
-                if not (hot >> j) & 1:
-                    cold_product *= slot_zero[slot_start + j]
-            for j in range(depth):
-                if (hot >> j) & 1:
-                    entry = (
-                        cold_product * (1.0 - slot_zero[slot_start + j]) * subsets[hot ^ (1 << j)]
-                    )
-                else:
-                    entry = -cold_product * subsets[hot]
-                tables[start + hot * depth + j] = entry
+            for went_right in range(2):
+                index = start + (2 * hot + went_right) * depth
+                if (hot >> bit) & 1 and went_right:
+                    for j in range(depth):
+                        tables[index + j] = 0.0
+                    continue
+                other = (hot & ~(1 << bit)) | (went_right << bit)
+                for j in range(depth):
+                    tables[index + j] = left[hot * depth + j] + right[other * depth + j]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -151,21 +204,17 @@ def _leaf_without_vectors(
     poly: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """One leaf's contributions from its subset table, or from the hot polynomial."""
+    # Branch-free (selects): a hot bit is a coin flip, and a mispredicted branch per
+    # slot cost more than the arithmetic.
     cold_product = 1.0
     for j in range(depth):
-        if not (hot >> j) & 1:
-            cold_product *= slot_zero[slots + j]
+        zero = slot_zero[slots + j]
+        cold_product *= 1.0 if (hot >> j) & 1 else zero
     if mode == MODE_SUBSETS:
-        cold_value = -cold_product * tables[start + hot]
         for j in range(depth):
-            if (hot >> j) & 1:
-                contrib[slot_feature[slots + j]] += (
-                    cold_product
-                    * (1.0 - slot_zero[slots + j])
-                    * tables[start + (hot ^ (np.int64(1) << j))]
-                )
-            else:
-                contrib[slot_feature[slots + j]] += cold_value
+            hot_bit = (hot >> j) & 1
+            factor = cold_product * (1.0 - slot_zero[slots + j]) if hot_bit else -cold_product
+            contrib[slot_feature[slots + j]] += factor * tables[start + (hot ^ (hot_bit << j))]
         return
     # MODE_DIRECT: the polynomial prod over hot j of (z_j + t), then G.
     size = 0
@@ -289,8 +338,14 @@ def _explain_tree(
         mode = leaf_info[leaf, 2]
         start = leaf_info[leaf, 3]
         hot = mask & ((np.int64(1) << depth) - 1)
-        if mode == MODE_VECTORS:
+        if mode == MODE_PAIRED:
+            continue
+        if mode >= MODE_VECTORS:  # vectors or pair (paired leaves skipped above)
             entry = start + hot * depth
+            if mode == MODE_PAIR:
+                partner = leaf_info[leaf, 4] - leaf_start
+                went_right = (masks[num_nodes + partner] >> leaf_info[leaf, 5]) & 1
+                entry += (hot + went_right) * depth
             entries[local] = entry
             prefetch(tables, entry)
             prefetch(tables, entry + depth - 1)
