@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from service.rate_limits import Budget, TokenBuckets
 from service.settings import Settings
 from tests.service.conftest import Api, make_settings, start_api  # noqa: F401
 
+ROOT = Path(__file__).resolve().parents[3]
 RATE_LIMITED = "/problems/rate-limited"
 UNKNOWN_KEY = "tarve_caseworker_" + "A" * 43  # well-formed, never created
 # Budgets nobody reaches in these tests unless a test lowers one of them.
@@ -75,6 +77,22 @@ def test_an_address_over_its_budget_gets_429_with_retry_after(
     assert "address" in refused.json()["detail"]
     assert api.client.get("/healthz").status_code == 200  # never limited
     assert api.client.get("/openapi.json").status_code == 429  # the address, any path
+
+
+def test_each_address_has_its_own_budget(limited: Callable[..., Api]) -> None:
+    api = limited(rate_limit_address_burst=2, rate_limit_address_per_second=SLOW)
+    # The same app (its lifespan already run) seen from another address.
+    other = TestClient(api.app, client=("192.0.2.7", 40000))
+
+    assert [api.get("/v1/services").status_code for _ in range(3)] == [200, 200, 429]
+    assert other.get("/v1/services", headers=api.headers("caseworker")).status_code == 200
+
+
+def test_the_proxy_forwards_the_callers_own_address() -> None:
+    proxy = (ROOT / "deploy" / "nginx" / "tarve.conf.template").read_text("utf-8")
+
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in proxy
+    assert "$proxy_add_x_forwarded_for" not in proxy  # a caller could choose its address
 
 
 def test_a_key_over_its_budget_gets_429_and_other_keys_do_not(
