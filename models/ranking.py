@@ -277,12 +277,15 @@ def rank_prepared(
     explain: bool = True,
     top_reasons: int = 5,
     num_threads: int = 0,
+    raw_scores: np.ndarray | None = None,
 ) -> RankedFrame:
     """Rank a :class:`PreparedFrame` (:func:`rank_frame` after :func:`prepare_frame`).
 
     With ``explain`` the raw scores come from the same TreeSHAP pass as the
     contributions (:meth:`~models.model.ServiceNeedModel.explain_matrix`: bit-identical
-    to the boosters' own raw scores), so the trees are walked once.
+    to the boosters' own raw scores), so the trees are walked once. Without, the
+    caller may pass ``raw_scores`` already computed with
+    :meth:`~models.model.ServiceNeedModel.raw_scores` for the same matrix.
     """
     matrix, granted, eligible = prepared.matrix, prepared.granted, prepared.eligible
     rows, services = len(matrix), len(model.services)
@@ -298,6 +301,8 @@ def rank_prepared(
             # No reasons for an ineligible service: the excluding rule is the reason.
             reason_fields[~eligible] = -1
             reason_contributions[~eligible] = 0.0
+    elif raw_scores is not None:
+        raw = raw_scores
     else:
         raw = model.raw_scores(matrix, num_threads=num_threads)
     probability = model.calibrate(raw)

@@ -5,12 +5,16 @@ ranking needs (:class:`models.ranking.PreparedFrame`: the encoded matrix, consen
 flags, eligibility) and the client references, so the scoring pass neither reads nor
 validates that chunk again. Chunks are kept in file order until ``budget_bytes`` is
 used; the rest are read and validated again in the scoring pass, so memory stays
-bounded whatever the extract's size. Nothing here is output: the feed guard still
-decides before anything is written.
+bounded whatever the extract's size. Without reasons, the raw scores of each kept
+chunk are computed at once in a background thread (LightGBM releases the GIL), while
+the check pass validates the next chunk: the two passes' work overlaps on two cores.
+Nothing here is output: the feed guard still decides before anything is written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +25,18 @@ DEFAULT_BUDGET_BYTES = 512 << 20
 _STRING_OVERHEAD = 57  # CPython's str object header (ASCII) plus the array's pointer
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedChunk:
-    """Chunk ``index`` (rows ``offset + 1 ...``), ready to rank."""
+    """Chunk ``index`` (rows ``offset + 1 ...``), ready to rank.
+
+    ``raw_scores``, when set, is the background computation of the chunk's raw scores.
+    """
 
     index: int
     offset: int
     prepared: PreparedFrame
     client_refs: np.ndarray
+    raw_scores: Future[np.ndarray] | None = None
 
     @property
     def rows(self) -> int:
@@ -49,14 +57,24 @@ class PreparedCache:
     ----------
     budget_bytes : int
         Memory the kept chunks may hold (0 keeps none).
+    raw_scores : callable, optional
+        Computes a matrix's raw scores; given, each kept chunk's are computed in a
+        background thread. :meth:`close` stops it.
     """
 
-    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+    def __init__(
+        self,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        *,
+        raw_scores: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.budget_bytes = budget_bytes
         self.nbytes = 0
         self.chunks_seen = 0
         self._chunks: dict[int, PreparedChunk] = {}
         self._full = budget_bytes <= 0
+        self._raw_scores = raw_scores
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def accepting(self) -> bool:
@@ -70,12 +88,25 @@ class PreparedCache:
             return
         self._chunks[chunk.index] = chunk
         self.nbytes += chunk.nbytes
+        if self._raw_scores is not None:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="tarve-raw-scores")
+            chunk.raw_scores = self._executor.submit(self._raw_scores, chunk.prepared.matrix)
 
     def stop(self) -> None:
         """Drop every kept chunk and keep no more (e.g. the extract is invalid)."""
+        for chunk in self._chunks.values():
+            if chunk.raw_scores is not None:
+                chunk.raw_scores.cancel()
         self._chunks.clear()
         self.nbytes = 0
         self._full = True
+
+    def close(self) -> None:
+        """Stop the background thread (a computation under way is waited for)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     @property
     def complete(self) -> bool:

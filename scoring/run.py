@@ -286,7 +286,8 @@ def sidecar_path(out: Path) -> Path:
 def _client_refs(schema: Schema, frame: pd.DataFrame, offset: int) -> np.ndarray:
     """Return the id column's values, or file row numbers when there is no id column."""
     if schema.id_column:
-        return frame[schema.id_column].to_numpy(dtype=object)
+        # A copy: a view would keep the chunk's whole block of text columns alive.
+        return frame[schema.id_column].to_numpy(dtype=object, copy=True)
     return np.arange(offset + 1, offset + len(frame) + 1).astype(str)
 
 
@@ -352,6 +353,7 @@ def score_chunks(
             explain=explain,
             top_reasons=options.reasons,
             num_threads=options.num_threads,
+            raw_scores=None if prepared.raw_scores is None else prepared.raw_scores.result(),
         )
         table = builder.table(prepared.client_refs, ranked, explain=explain)
         counts = chunk_counts(model.services, ranked)
@@ -401,10 +403,31 @@ def score_extract(
     policy = policy or load_drift_policy()
     progress = progress or Progress()
     started = time.perf_counter()
-    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     data, out = Path(data), Path(out)
     handle = model if isinstance(model, ModelHandle) else open_model(model)
-    keep = PreparedCache(options.keep_bytes)
+    explain = options.explain and options.reasons > 0
+
+    def raw_scores(matrix: np.ndarray) -> np.ndarray:
+        return handle.model.raw_scores(matrix, num_threads=options.num_threads)
+
+    keep = PreparedCache(options.keep_bytes, raw_scores=None if explain else raw_scores)
+    try:
+        return _check_and_score(data, handle, out, options, policy, progress, keep, started)
+    finally:
+        keep.close()
+
+
+def _check_and_score(
+    data: Path,
+    handle: ModelHandle,
+    out: Path,
+    options: ScoreOptions,
+    policy: DriftPolicy,
+    progress: Progress,
+    keep: PreparedCache,
+    started: float,
+) -> ScoreSummary:
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     check = check_extract(
         data, handle, policy=policy, options=options, progress=progress, keep=keep
     )

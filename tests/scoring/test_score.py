@@ -248,13 +248,15 @@ def test_chunks_kept_from_the_check_give_the_same_output(
     assert canonical is not None
     refs = canonical["client_ref"].to_numpy(dtype=object)
     one_chunk = PreparedChunk(0, 0, prepare_frame(handle.model, canonical), refs).nbytes
-    outputs = {}
-    # None kept (every chunk read and validated again), the first two, all four.
-    for kept, budget in ((0, 0), (2, int(one_chunk * 2.5)), (4, 1 << 30)):
-        out = tmp_path / f"kept_{kept}.parquet"
-        options = ScoreOptions(reasons=2, chunk_rows=300, keep_bytes=budget)
-        summary = score_extract(extract_parquet, handle, out, options=options)
-        assert summary.chunks == 4
-        outputs[kept] = pq.read_table(out).to_pandas()
-    pd.testing.assert_frame_equal(outputs[0], outputs[2])
-    pd.testing.assert_frame_equal(outputs[0], outputs[4])
+    # None kept (every chunk read and validated again), the first two, all four; without
+    # reasons the kept chunks' raw scores come from the background thread.
+    for explain in (True, False):
+        outputs = {}
+        for kept, budget in ((0, 0), (2, int(one_chunk * 2.5)), (4, 1 << 30)):
+            out = tmp_path / f"kept_{kept}_{explain}.parquet"
+            options = ScoreOptions(reasons=2, explain=explain, chunk_rows=300, keep_bytes=budget)
+            summary = score_extract(extract_parquet, handle, out, options=options)
+            assert summary.chunks == 4
+            outputs[kept] = pq.read_table(out).to_pandas()
+        pd.testing.assert_frame_equal(outputs[0], outputs[2])
+        pd.testing.assert_frame_equal(outputs[0], outputs[4])
