@@ -161,3 +161,23 @@ def test_a_405_allows_every_method_of_the_path(
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_every_path_answers_405_with_exactly_its_documented_methods(api: Api) -> None:
+    document = api.client.get("/openapi.json").json()
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    checked = 0
+    for template, operations in document["paths"].items():
+        path = template.replace("{name}", "someone").replace("{slug}", "not-found")
+        documented = {method.upper() for method in operations}
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if method in documented:
+                continue
+            # The upload path checks the key's role before routing (before any body is read).
+            role = "auditor" if path == "/v1/fairness/audit" else "admin"
+            response = api.client.request(method, path, headers=api.headers(role))
+            assert response.status_code == 405, (method, path)
+            allowed = [m for m in order if m in documented]
+            assert response.headers["allow"] == ", ".join(allowed), (method, path)
+            checked += 1
+    assert checked >= 50
