@@ -254,6 +254,21 @@ def build_request_models(
             bool | None,
             Field(default=None, description="Give reasons (TreeSHAP); default true."),
         ),
+        "rank_by": (
+            Literal["need", "benefit"] | None,
+            Field(
+                default=None, description="Order of the suggestions: need (calibrated "
+                "probability, the default) or benefit (expected benefit; 409 when the served "
+                "model has no effect models)."
+            ),
+        ),
+        "explain_benefit": (
+            bool | None,
+            Field(
+                default=None, description="Give the reasons of each benefit estimate (TreeSHAP "
+                "of the effect model's final stage); default false."
+            ),
+        ),
         "lang": (
             Literal[tuple(schema.languages)] | None,
             Field(
