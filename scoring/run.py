@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from models.benefit import benefit_table
 from models.drift import (
     DriftPolicy,
     DriftReport,
@@ -300,8 +301,11 @@ def score_chunks(
             if schema.id_column
             else np.arange(chunk.offset + 1, chunk.offset + rows + 1).astype(str)
         )
-        table = builder.table(ids, ranked, explain=options.explain and options.reasons > 0)
-        counts = chunk_counts(model.services, ranked)
+        benefit = benefit_table(model, ranked.matrix, ranked.eligible)
+        table = builder.table(
+            ids, ranked, explain=options.explain and options.reasons > 0, benefit=benefit
+        )
+        counts = chunk_counts(model.services, ranked, benefit)
         writer.write(chunk.index, table, counts)
         merge_counts(totals, counts)
         progress.advance(rows)
