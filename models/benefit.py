@@ -80,7 +80,7 @@ def interval_level(model: ServiceNeedModel) -> float:
 
 
 def benefit_table(
-    model: ServiceNeedModel, matrix: np.ndarray, eligible: np.ndarray
+    model: ServiceNeedModel, matrix: np.ndarray, eligible: np.ndarray, *, num_threads: int = 0
 ) -> BenefitTable:
     """Benefit estimates in the need model's service order, shape (rows, services).
 
@@ -92,6 +92,8 @@ def benefit_table(
         The encoded rows the need model saw (fields without consent are missing).
     eligible : ndarray of bool, shape (rows, services)
         Eligibility per service in ``model.services`` order, as the suggestions have it.
+    num_threads : int, default 0
+        LightGBM threads (0: its default).
 
     Returns
     -------
@@ -117,7 +119,7 @@ def benefit_table(
     for column, service in enumerate(effects.services):
         if service in position:
             effect_eligible[:, column] = eligible[:, position[service]]
-    table = effects.predict_matrix(matrix, effect_eligible)
+    table = effects.predict_matrix(matrix, effect_eligible, num_threads=num_threads)
     effect_column = {service: column for column, service in enumerate(table.services)}
 
     def aligned(values: np.ndarray, fill: Any) -> np.ndarray:
@@ -176,7 +178,7 @@ def benefit_headings(lang: str) -> dict[str, str]:
 
 
 def benefit_contributions(
-    model: ServiceNeedModel, matrix: np.ndarray, service: str
+    model: ServiceNeedModel, matrix: np.ndarray, service: str, *, num_threads: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """TreeSHAP of a service's final stage per input field, and the base values.
 
@@ -184,7 +186,7 @@ def benefit_contributions(
     """
     if model.effects is None:
         raise KeyError(MSG_NO_EFFECTS.format(name=model.name, version=model.version))
-    return model.effects.contributions(matrix, service)
+    return model.effects.contributions(matrix, service, num_threads=num_threads)
 
 
 def benefit_reasons(
@@ -249,6 +251,7 @@ def expected_benefits(
     explain: bool = False,
     top_reasons: int = 5,
     granted: Sequence[Set[str]] | None = None,
+    num_threads: int = 0,
 ) -> list[dict[str, ExpectedBenefit]]:
     """Each row's expected benefit per service (keyed by service id).
 
@@ -268,15 +271,19 @@ def expected_benefits(
         Most reasons per estimate.
     granted : sequence of sets, optional
         Per row, the consent-only sources consented to (None: every source is used).
+    num_threads : int, default 0
+        LightGBM threads (0: its default).
     """
-    table = benefit_table(model, matrix, eligible)
+    table = benefit_table(model, matrix, eligible, num_threads=num_threads)
     level = interval_level(model)
     contributions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if explain and model.effects is not None:
         for column, service in enumerate(model.services):
             rows = np.flatnonzero(table.status[:, column] == STATUS_ESTIMATED)
             if len(rows):
-                per_field, base = benefit_contributions(model, matrix[rows], service)
+                per_field, base = benefit_contributions(
+                    model, matrix[rows], service, num_threads=num_threads
+                )
                 contributions[service] = (rows, per_field, base)
     located = {
         service: {int(row): position for position, row in enumerate(entry[0])}

@@ -140,7 +140,9 @@ def _score_partition(
             num_threads=options.num_threads or 1,
         )
         ids = canonical[model.schema.id_column].to_numpy(dtype=object)
-        benefit = benefit_table(model, ranked.matrix, ranked.eligible)
+        benefit = benefit_table(
+            model, ranked.matrix, ranked.eligible, num_threads=options.num_threads or 1
+        )
         table = OutputBuilder(model, lang=options.lang, top_k=options.top_k).table(
             ids, ranked, explain=explain, benefit=benefit
         )

@@ -301,7 +301,9 @@ def score_chunks(
             if schema.id_column
             else np.arange(chunk.offset + 1, chunk.offset + rows + 1).astype(str)
         )
-        benefit = benefit_table(model, ranked.matrix, ranked.eligible)
+        benefit = benefit_table(
+            model, ranked.matrix, ranked.eligible, num_threads=options.num_threads
+        )
         table = builder.table(
             ids, ranked, explain=options.explain and options.reasons > 0, benefit=benefit
         )

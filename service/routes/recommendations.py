@@ -278,6 +278,7 @@ def _with_benefits(
     top_k: int | None,
     explain_benefit: bool,
     top_reasons: int,
+    num_threads: int,
 ) -> tuple[list[list[Suggestion]], list[dict[str, dict[str, Any]]]]:
     """Each client's expected benefit per listed service (JSON), in the asked order.
 
@@ -290,7 +291,12 @@ def _with_benefits(
     for row, suggestions in enumerate(results):
         for suggestion in suggestions:
             eligible[row, column[suggestion.service]] = suggestion.eligible
-    matrix = model.encode_records(records, consents=consents)
+    # Without effect models nothing is predicted: every benefit says no_effect_model.
+    matrix = (
+        model.encode_records(records, consents=consents)
+        if model.effects is not None
+        else np.zeros((len(records), 0))
+    )
     benefits = expected_benefits(
         model,
         matrix,
@@ -299,6 +305,7 @@ def _with_benefits(
         explain=explain_benefit,
         top_reasons=top_reasons,
         granted=per_record_consents(consents, len(records)),
+        num_threads=num_threads,
     )
     if rank_by == "benefit":
         results = [
@@ -355,6 +362,7 @@ def _recommend_clients(
         top_k=top_k,
         explain_benefit=explain_benefit,
         top_reasons=top_reasons,
+        num_threads=num_threads,
     )
     encoder = served.model.encoder
     sources = [encoder.sources_used(client_consents) for client_consents in consents]
