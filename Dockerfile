@@ -58,4 +58,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
 # copy of the model; host, port and the other server options from UVICORN_* variables,
 # the app's settings from TARVE_* variables. No access log: a refused request's URL may
 # hold an identity code, and the audit log records every call that matters.
-CMD ["uvicorn", "--factory", "service.app:create_app", "--log-config", "/app/deploy/logging.yaml", "--no-access-log", "--proxy-headers", "--timeout-graceful-shutdown", "20"]
+CMD ["uvicorn", "--factory", "service.app:create_app", "--log-config", "/app/deploy/logging.yaml", "--no-access-log", "--no-server-header", "--proxy-headers", "--timeout-graceful-shutdown", "20"]

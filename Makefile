@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean lock
+.PHONY: run test lint format bench clean lock fuzz
 
 # The first install takes about a minute (LightGBM, MLflow, pandas ...): each step says so.
 $(STAMP): requirements.lock pyproject.toml
@@ -38,6 +38,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# Schemathesis over the whole API with each role, longer than CI's run (5 examples, no
+# shrinking): FUZZ_EXAMPLES examples per operation, role and mode, failures shrunk.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	TARVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -s -p no:cacheprovider tests/service/security/test_schemathesis.py
 
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

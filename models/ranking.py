@@ -114,6 +114,27 @@ def _rule_value(code: float, spec: FieldSpec) -> Any:
     return code
 
 
+def _distinct_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a float matrix (NaN equal to NaN), and each row's position.
+
+    Each column is factorised on its own and the codes combined into one int64 key (a
+    mixed-radix number), so the distinct rows come from a 1-D sort, far faster than
+    ``np.unique(axis=0)`` (still used when the key would not fit in 63 bits).
+    """
+    # NaN never equals itself: a stand-in value makes missing values one key.
+    keyed = np.where(np.isnan(codes), _MISSING_KEY, codes)
+    columns = [np.unique(keyed[:, i], return_inverse=True) for i in range(codes.shape[1])]
+    if math.prod(len(values) for values, _ in columns) >= 1 << 62:
+        unique, inverse = np.unique(keyed, axis=0, return_inverse=True)
+        unique[unique == _MISSING_KEY] = np.nan
+        return unique, inverse.reshape(-1)
+    key = np.zeros(len(codes), dtype=np.int64)
+    for values, positions in columns:
+        key = key * len(values) + positions.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return codes[first], inverse.reshape(-1)
+
+
 def eligibility(
     model: ServiceNeedModel, frame: pd.DataFrame, granted: Mapping[str, np.ndarray]
 ) -> np.ndarray:
@@ -144,10 +165,7 @@ def eligibility(
             source = source_of.get(name)
             if source is not None:
                 codes[~granted[source], position] = np.nan
-        # NaN never equals itself: a stand-in value makes missing values one key.
-        keyed = np.where(np.isnan(codes), _MISSING_KEY, codes)
-        unique, inverse = np.unique(keyed, axis=0, return_inverse=True)
-        unique[unique == _MISSING_KEY] = np.nan
+        unique, inverse = _distinct_rows(codes)
         verdicts = np.array(
             [
                 evaluate_rule_on_record(
@@ -178,6 +196,44 @@ def encode(
     return matrix
 
 
+@dataclass(frozen=True)
+class PreparedFrame:
+    """What ranking needs from a canonical frame, once encoded (see :func:`prepare_frame`).
+
+    Attributes
+    ----------
+    matrix : ndarray
+        The encoded rows the model sees (after consent masking).
+    granted : dict of str to ndarray of bool
+        Per consent-only source, whether each row consented.
+    eligible : ndarray of bool, shape (rows, services)
+        Eligibility by the schema's rules.
+    """
+
+    matrix: np.ndarray
+    granted: dict[str, np.ndarray]
+    eligible: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        """Number of rows."""
+        return int(self.matrix.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        flags = sum(int(value.nbytes) for value in self.granted.values())
+        return int(self.matrix.nbytes) + int(self.eligible.nbytes) + flags
+
+
+def prepare_frame(model: ServiceNeedModel, frame: pd.DataFrame) -> PreparedFrame:
+    """Consent flags, the encoded matrix and eligibility of a canonical frame."""
+    granted = consent_flags(model, frame)
+    matrix = encode(model, frame, granted)
+    eligible = eligibility(model, frame, granted)
+    return PreparedFrame(matrix=matrix, granted=granted, eligible=eligible)
+
+
 def rank_frame(
     model: ServiceNeedModel,
     frame: pd.DataFrame,
@@ -205,28 +261,50 @@ def rank_frame(
     -------
     RankedFrame
     """
-    granted = consent_flags(model, frame)
-    matrix = encode(model, frame, granted)
-    raw = model.raw_scores(matrix, num_threads=num_threads)
-    probability = model.calibrate(raw)
-    eligible = eligibility(model, frame, granted)
-    thresholds = np.array([model.thresholds[service] for service in model.services])
-    recommended = eligible & (probability >= thresholds)
-    # lexsort is stable: equal keys keep the catalogue order, as Python's sort does.
-    order = np.lexsort((-probability, ~eligible), axis=-1)
-    rows, services = probability.shape
+    return rank_prepared(
+        model,
+        prepare_frame(model, frame),
+        explain=explain,
+        top_reasons=top_reasons,
+        num_threads=num_threads,
+    )
+
+
+def rank_prepared(
+    model: ServiceNeedModel,
+    prepared: PreparedFrame,
+    *,
+    explain: bool = True,
+    top_reasons: int = 5,
+    num_threads: int = 0,
+) -> RankedFrame:
+    """Rank a :class:`PreparedFrame` (:func:`rank_frame` after :func:`prepare_frame`).
+
+    With ``explain`` the raw scores come from the same TreeSHAP pass as the
+    contributions (:meth:`~models.model.ServiceNeedModel.explain_matrix`: bit-identical
+    to the boosters' own raw scores), so the trees are walked once.
+    """
+    matrix, granted, eligible = prepared.matrix, prepared.granted, prepared.eligible
+    rows, services = len(matrix), len(model.services)
     limit = max(int(top_reasons), 0) if explain else 0
     reason_fields = np.full((rows, services, limit), -1, dtype=np.int64)
     reason_contributions = np.zeros((rows, services, limit))
     base = np.full((rows, services), np.nan)
     if explain:
-        contributions, base = model.contributions(matrix, num_threads=num_threads)
+        raw, contributions, base = model.explain_matrix(matrix, num_threads=num_threads)
         if limit:
             shown = _shown_fields(model, granted, rows)
             reason_fields, reason_contributions = _top_reasons(contributions, shown, limit)
             # No reasons for an ineligible service: the excluding rule is the reason.
             reason_fields[~eligible] = -1
             reason_contributions[~eligible] = 0.0
+    else:
+        raw = model.raw_scores(matrix, num_threads=num_threads)
+    probability = model.calibrate(raw)
+    thresholds = np.array([model.thresholds[service] for service in model.services])
+    recommended = eligible & (probability >= thresholds)
+    # lexsort is stable: equal keys keep the catalogue order, as Python's sort does.
+    order = np.lexsort((-probability, ~eligible), axis=-1)
     return RankedFrame(
         probability=probability,
         raw_score=raw,
@@ -256,16 +334,26 @@ def _shown_fields(model: ServiceNeedModel, granted: dict[str, np.ndarray], rows:
 def _top_reasons(
     contributions: np.ndarray, shown: np.ndarray, limit: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    size = np.abs(contributions)
-    candidate = shown[:, np.newaxis, :] & (size > MIN_CONTRIBUTION)
-    key = np.where(candidate, -size, np.inf)
-    take = min(limit, contributions.shape[-1])
-    top = np.argsort(key, axis=-1, kind="stable")[..., :take]
-    chosen = np.take_along_axis(candidate, top, axis=-1)
-    fields = np.where(chosen, top, -1)
-    values = np.where(chosen, np.take_along_axis(contributions, top, axis=-1), 0.0)
-    if take < limit:
-        pad = ((0, 0), (0, 0), (0, limit - take))
-        fields = np.pad(fields, pad, constant_values=-1)
-        values = np.pad(values, pad)
-    return fields, values
+    """Return the ``limit`` largest shown contributions per row and service, largest first.
+
+    Repeated ``argmax`` (``limit`` passes instead of a full sort): it returns the first
+    of equal values, so ties keep the field order, as a stable sort would.
+    """
+    rows, services, width = contributions.shape
+    # The key is the size of each shown contribution above the minimum, else -1.
+    key = np.abs(contributions)
+    np.copyto(key, -1.0, where=~(key > MIN_CONTRIBUTION))
+    np.copyto(key, -1.0, where=~shown[:, np.newaxis, :])
+    key = key.reshape(rows * services, width)
+    flat = contributions.reshape(rows * services, width)
+    fields = np.full((rows * services, limit), -1, dtype=np.int64)
+    values = np.zeros((rows * services, limit))
+    for slot in range(min(limit, width)):
+        top = np.argmax(key, axis=-1)[:, np.newaxis]
+        chosen = np.take_along_axis(key, top, axis=-1)[:, 0] >= 0.0
+        if not chosen.any():
+            break
+        fields[chosen, slot] = top[chosen, 0]
+        values[chosen, slot] = np.take_along_axis(flat, top, axis=-1)[chosen, 0]
+        np.put_along_axis(key, top, -1.0, axis=-1)
+    return fields.reshape(rows, services, limit), values.reshape(rows, services, limit)

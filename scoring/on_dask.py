@@ -278,6 +278,7 @@ def score_on_dask(
                 "dask": True,
             },
             resume=options.resume,
+            part_format="parquet",
         )
         parts = out.with_name(out.name + PARTS_SUFFIX)
         score_meta = pd.DataFrame(

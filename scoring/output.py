@@ -27,8 +27,8 @@ Columns (Parquet types; CSV writes the same as text):
                               effect models says ``no_effect_model``)
 ============================  ====================================================
 
-Everything is built with array operations: sentences are made once per distinct
-(service, field, value, direction) and shared by reference.
+Everything is built with array operations: value texts and sentences are made once per
+distinct (field, value) and shared by reference.
 """
 
 from __future__ import annotations
@@ -145,8 +145,7 @@ class OutputBuilder:
         sources = list(schema.sources)
         self.always_sources = [name for name in sources if name not in schema.consent_sources]
         self.consent_sources = [name for name in sources if name in schema.consent_sources]
-        self._values: dict[tuple[int, float, bool], str] = {}
-        self._sentences: dict[tuple[int, int, float, bool], str] = {}
+        self._texts: dict[tuple[int, float], tuple[str, str, str]] = {}
 
     # -- per-client columns ---------------------------------------------------------
     def _sources_used(self, ranked: RankedFrame, rows: int) -> tuple[np.ndarray, pa.Array]:
@@ -163,56 +162,42 @@ class OutputBuilder:
         return code, pa.array(texts, pa.string())
 
     # -- reasons ----------------------------------------------------------------------
-    def _value_texts(
-        self, fields: np.ndarray, codes: np.ndarray, *, shown: bool = False
-    ) -> pa.Array:
-        """Each reason's value: as JSON text, or (``shown``) as the caller reads it."""
+    def _value_columns(
+        self, fields: np.ndarray, codes: np.ndarray
+    ) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Each reason's value as JSON text, as the caller reads it, and its item.
+
+        The item is issue 9's "label: value" (it names neither the service nor the
+        direction). All three are made once per distinct (field, value) and kept.
+        """
         unique_codes, code_index = np.unique(codes, return_inverse=True)
         keys, inverse = _factorize([code_index.reshape(-1), fields], [len(unique_codes), 0])
-        texts = []
+        if len(self._texts) > SENTENCE_CACHE_LIMIT:
+            self._texts.clear()
+        columns: tuple[list[str], list[str], list[str]] = ([], [], [])
         for code_position, field in keys.tolist():
             code = float(unique_codes[code_position])
-            key = (int(field), code, shown)
-            text = self._values.get(key)
-            if text is None:
+            key = (int(field), code)
+            texts = self._texts.get(key)
+            if texts is None:
                 spec = self.model.encoder.fields[int(field)]
                 value = self.model.encoder.decode_value(
                     spec.name, math.nan if code == _MISSING_CODE else code
                 )
-                text = format_value(spec, value, self.lang) if shown else _json_value(value)
-                self._values[key] = text
-            texts.append(text)
-        return pa.DictionaryArray.from_arrays(
-            pa.array(inverse.astype(np.int32)), pa.array(texts, pa.string())
-        )
-
-    def _sentences_for(
-        self, services: np.ndarray, fields: np.ndarray, codes: np.ndarray, raises: np.ndarray
-    ) -> pa.Array:
-        unique_codes, code_index = np.unique(codes, return_inverse=True)
-        keys, inverse = _factorize(
-            [code_index.reshape(-1), fields, services, raises.astype(np.int64)],
-            [len(unique_codes), 0, 0, 2],
-        )
-        if len(self._sentences) > SENTENCE_CACHE_LIMIT:
-            self._sentences.clear()
-        texts = []
-        for code_position, field, service, up in keys.tolist():
-            code = float(unique_codes[code_position])
-            key = (int(service), int(field), code, bool(up))
-            text = self._sentences.get(key)
-            if text is None:
-                spec = self.model.encoder.fields[int(field)]
-                value = self.model.encoder.decode_value(
-                    spec.name, math.nan if code == _MISSING_CODE else code
+                texts = (
+                    _json_value(value),
+                    format_value(spec, value, self.lang),
+                    reason_text(spec, value, self.lang),
                 )
-                # Issue 9's reason item ("label: value"); the direction is the key's ``up``.
-                text = reason_text(spec, value, self.lang)
-                self._sentences[key] = text
-            texts.append(text)
-        return pa.DictionaryArray.from_arrays(
-            pa.array(inverse.astype(np.int32)), pa.array(texts, pa.string())
+                self._texts[key] = texts
+            for column, text in zip(columns, texts, strict=True):
+                column.append(text)
+        indices = pa.array(inverse.astype(np.int32))
+        json_texts, shown_texts, items = (
+            pa.DictionaryArray.from_arrays(indices, pa.array(column, pa.string()))
+            for column in columns
         )
+        return json_texts, shown_texts, items
 
     def _reasons(self, ranked: RankedFrame, order: np.ndarray) -> pa.Array:
         rows, keep = order.shape
@@ -228,19 +213,19 @@ class OutputBuilder:
         field = fields[suggestion, slot]
         contribution = values[suggestion, slot]
         row = suggestion // keep
-        service = order.reshape(-1)[suggestion]
         codes = ranked.matrix[row, field]
         codes = np.where(np.isnan(codes), _MISSING_CODE, codes)
         raises = contribution > 0
+        json_texts, shown_texts, items = self._value_columns(field, codes)
         children = pa.StructArray.from_arrays(
             [
                 pa.DictionaryArray.from_arrays(pa.array(field.astype(np.int32)), self.field_names),
                 pa.DictionaryArray.from_arrays(pa.array(field.astype(np.int32)), self.field_labels),
-                self._value_texts(field, codes),
-                self._value_texts(field, codes, shown=True),
+                json_texts,
+                shown_texts,
                 pa.DictionaryArray.from_arrays(pa.array(raises.astype(np.int32)), self.directions),
                 pa.array(contribution, pa.float64()),
-                self._sentences_for(service, field, codes, raises),
+                items,
             ],
             fields=list(REASON_TYPE),
         )

@@ -7,10 +7,12 @@ stays bounded whatever its size:
    reported at once) and into the feed guard's profile; then the guard compares the
    extract with the model's training reference. A broken extract or a failing guard
    stops here, before any output exists (:class:`FeedRefused` carries the report;
-   ``accept_drift`` with a reason goes on and records it).
-2. *score*: every chunk through :func:`models.ranking.rank_frame` (the API's rules),
-   into a part file; finished parts survive an interruption and ``resume`` skips them;
-   the parts are joined and renamed into the output at the end.
+   ``accept_drift`` with a reason goes on and records it). Clean chunks are also
+   encoded and kept (:mod:`scoring.prepared`, up to a memory budget), so the second
+   pass does not read and validate them again.
+2. *score*: every chunk through :func:`models.ranking.rank_prepared` (the API's
+   rules), into a part file; finished parts survive an interruption and ``resume``
+   skips them; the parts are joined and renamed into the output at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from models.benefit import benefit_table
 from models.drift import (
@@ -38,10 +41,12 @@ from models.drift import (
 from models.extract.fingerprint import file_fingerprint
 from models.extract.validation import ExtractValidationError
 from models.model import ServiceNeedModel, load_model
-from models.ranking import rank_frame
+from models.ranking import prepare_frame, rank_prepared
 from models.registry import resolve_model_uri
+from models.schema import Schema
 from scoring.output import OutputBuilder
-from scoring.reading import ExtractChunks
+from scoring.prepared import DEFAULT_BUDGET_BYTES, PreparedCache, PreparedChunk
+from scoring.reading import Chunk, ExtractChunks
 from scoring.summary import ScoreSummary, ServiceCounts, chunk_counts, merge_counts
 from scoring.validation import ChunkedValidation
 from scoring.writer import PartWriter, atomic_write_text, output_format
@@ -87,6 +92,9 @@ class ScoreOptions:
         Go on although the feed guard fails, for this recorded reason.
     resume : bool
         Keep the finished chunks of an interrupted run of the same job.
+    keep_bytes : int
+        Memory for chunks the check pass keeps encoded for the scoring pass (0: none;
+        the rest are read and validated again). Does not change the output.
     """
 
     lang: str = "fi"
@@ -97,6 +105,7 @@ class ScoreOptions:
     num_threads: int = 0
     accept_drift: str | None = None
     resume: bool = False
+    keep_bytes: int = DEFAULT_BUDGET_BYTES
 
     def key(self) -> dict[str, Any]:
         """Return the options that change the output (a resume needs the same ones)."""
@@ -204,8 +213,12 @@ def check_extract(
     policy: DriftPolicy,
     options: ScoreOptions,
     progress: Progress | None = None,
+    keep: PreparedCache | None = None,
 ) -> CheckOutcome:
     """Pass 1: validate every chunk, profile it, run the feed guard.
+
+    With ``keep``, clean chunks are also prepared for ranking and kept there (all are
+    dropped as soon as a chunk has a problem: the run stops before scoring anyway).
 
     Raises
     ------
@@ -230,6 +243,12 @@ def check_extract(
         frame = validation.add(chunk.frame, offset=chunk.offset)
         if frame is not None and accumulator is not None:
             accumulator.update(frame)
+        if keep is not None:
+            keep.chunks_seen += 1
+            if frame is None:
+                keep.stop()
+            elif keep.accepting:
+                keep.add(_prepared_chunk(handle.model, chunk, frame))
         progress.advance(len(chunk.frame))
     if not seen:
         validation.add(chunks.empty_frame(), offset=0)
@@ -265,48 +284,80 @@ def sidecar_path(out: Path) -> Path:
     return out.with_name(out.name + SIDECAR_SUFFIX)
 
 
+def _client_refs(schema: Schema, frame: pd.DataFrame, offset: int) -> np.ndarray:
+    """Return the id column's values, or file row numbers when there is no id column."""
+    if schema.id_column:
+        return frame[schema.id_column].to_numpy(dtype=object)
+    return np.arange(offset + 1, offset + len(frame) + 1).astype(str)
+
+
+def _prepared_chunk(model: ServiceNeedModel, chunk: Chunk, frame: pd.DataFrame) -> PreparedChunk:
+    return PreparedChunk(
+        chunk.index,
+        chunk.offset,
+        prepare_frame(model, frame),
+        _client_refs(model.schema, frame, chunk.offset),
+    )
+
+
+def pending_chunks(
+    data: Path, options: ScoreOptions, keep: PreparedCache | None
+) -> Iterator[Chunk | PreparedChunk]:
+    """Yield the chunks to score in file order: kept ones as they are, the rest read anew."""
+    if keep is not None and keep.complete:
+        for index in keep.indices():
+            ready = keep.pop(index)
+            assert ready is not None
+            yield ready
+        return
+    for chunk in ExtractChunks(data, chunk_rows=options.chunk_rows):
+        kept = keep.pop(chunk.index) if keep is not None else None
+        yield kept if kept is not None else chunk
+
+
 def score_chunks(
-    chunks: Iterator[Any],
+    chunks: Iterator[Chunk | PreparedChunk],
     handle: ModelHandle,
     options: ScoreOptions,
     writer: PartWriter,
     progress: Progress,
 ) -> tuple[int, dict[str, ServiceCounts]]:
-    """Pass 2: rank every chunk not finished yet and write its part; returns chunks, counts."""
+    """Pass 2: rank every chunk not finished yet and write its part; returns chunks, counts.
+
+    A :class:`~scoring.reading.Chunk` (not kept by the check pass) is validated again;
+    a :class:`~scoring.prepared.PreparedChunk` is ranked as it is.
+    """
     model = handle.model
-    schema = model.schema
     builder = OutputBuilder(model, lang=options.lang, top_k=options.top_k)
-    validation = ChunkedValidation(schema)
+    validation = ChunkedValidation(model.schema)
+    explain = options.explain and options.reasons > 0
     totals: dict[str, ServiceCounts] = {}
     count = 0
     for chunk in chunks:
         count += 1
-        rows = len(chunk.frame)
+        rows = chunk.rows if isinstance(chunk, PreparedChunk) else len(chunk.frame)
         if writer.is_done(chunk.index):
             merge_counts(totals, writer.counts(chunk.index))
             progress.advance(rows)
             continue
-        frame = validation.add(chunk.frame, offset=chunk.offset)
-        if frame is None:  # the file changed since the check
-            raise ExtractValidationError(validation.result(), source=str(chunk.index))
-        ranked = rank_frame(
+        if isinstance(chunk, PreparedChunk):
+            prepared = chunk
+        else:
+            frame = validation.add(chunk.frame, offset=chunk.offset)
+            if frame is None:  # the file changed since the check
+                raise ExtractValidationError(validation.result(), source=str(chunk.index))
+            prepared = _prepared_chunk(model, chunk, frame)
+        ranked = rank_prepared(
             model,
-            frame,
-            explain=options.explain and options.reasons > 0,
+            prepared.prepared,
+            explain=explain,
             top_reasons=options.reasons,
             num_threads=options.num_threads,
-        )
-        ids = (
-            frame[schema.id_column].to_numpy(dtype=object)
-            if schema.id_column
-            else np.arange(chunk.offset + 1, chunk.offset + rows + 1).astype(str)
         )
         benefit = benefit_table(
             model, ranked.matrix, ranked.eligible, num_threads=options.num_threads
         )
-        table = builder.table(
-            ids, ranked, explain=options.explain and options.reasons > 0, benefit=benefit
-        )
+        table = builder.table(prepared.client_refs, ranked, explain=explain, benefit=benefit)
         counts = chunk_counts(model.services, ranked, benefit)
         writer.write(chunk.index, table, counts)
         merge_counts(totals, counts)
@@ -357,7 +408,10 @@ def score_extract(
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     data, out = Path(data), Path(out)
     handle = model if isinstance(model, ModelHandle) else open_model(model)
-    check = check_extract(data, handle, policy=policy, options=options, progress=progress)
+    keep = PreparedCache(options.keep_bytes)
+    check = check_extract(
+        data, handle, policy=policy, options=options, progress=progress, keep=keep
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = PartWriter(
         out,
@@ -367,7 +421,7 @@ def score_extract(
     progress.start("scoring", check.rows)
     try:
         chunks, totals = score_chunks(
-            iter(ExtractChunks(data, chunk_rows=options.chunk_rows)),
+            pending_chunks(data, options, keep),
             handle,
             options,
             writer,

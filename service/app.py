@@ -1,7 +1,8 @@
 """The application factory and its lifespan.
 
 ``create_app(settings)`` wires settings, database, metrics, the model holder, the
-middleware (request context outermost, then the request guard), the routers and the
+middleware (security headers outermost, then request context, CORS when origins are
+configured, rate limits, the request guard and the batch budget), the routers and the
 problem handlers. The lifespan migrates the database, loads the model once (a failure
 leaves the API up, answering 503 with the reason) and starts optional polling.
 The OpenAPI document is rebuilt whenever the served model changes, so the request
@@ -18,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
 
 from service.audit_log import AuditRecovery
 from service.auth import KeyAuthenticator
@@ -26,14 +28,27 @@ from service.docs_pages import install_offline_docs
 from service.metrics import RequestContextMiddleware, ServiceMetrics
 from service.model_holder import LoadedModel, ModelHolder
 from service.problems import PROBLEM_TYPES, install_problem_handlers, problem_response
+from service.rate_limits import (
+    BatchBudgetMiddleware,
+    Budget,
+    RateLimiter,
+    RateLimitMiddleware,
+    RateLimitPolicy,
+)
 from service.request_guard import RequestGuardMiddleware
 from service.request_model import example_request
+from service.responses import document_problems
 from service.routes import ROUTERS
 from service.routes.fairness import AUDIT_UPLOAD_PATH
+from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings, get_settings
 from service.spool import AuditSpool
 
 logger = logging.getLogger("service.app")
+BATCH_PATHS = ("/v1/recommendations/batch",)
+CORS_METHODS = ["GET", "POST", "DELETE"]
+CORS_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "Accept", "Accept-Language"]
+CORS_EXPOSED = ["X-Request-ID", "Retry-After", "Server-Timing"]
 GENERATED_SCHEMAS = (
     "RecommendationRequest",
     "BatchRecommendationRequest",
@@ -83,6 +98,7 @@ class TarveAPI(FastAPI):
             example = example_request(served.model.schema, client_ref="client-0001")
             operation = document["paths"]["/v1/recommendations"]["post"]
             operation["requestBody"]["content"]["application/json"]["example"] = example
+        document_problems(document)
         self._model_openapi = document
         self._model_openapi_for = (served, base)
         return document
@@ -120,6 +136,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.dispose()
 
 
+def rate_limit_policy(settings: Settings) -> RateLimitPolicy:
+    """Return the rate-limit budgets of ``settings`` (a full batch always fits the burst)."""
+    return RateLimitPolicy(
+        address=Budget(settings.rate_limit_address_per_second, settings.rate_limit_address_burst),
+        key=Budget(settings.rate_limit_key_per_second, settings.rate_limit_key_burst),
+        auth_failures=Budget(
+            settings.rate_limit_auth_failures_per_minute / 60.0,
+            settings.rate_limit_auth_failures_burst,
+        ),
+        batch_clients=Budget(
+            settings.rate_limit_batch_clients_per_minute / 60.0,
+            max(settings.rate_limit_batch_clients_burst, settings.batch_limit),
+        ),
+    )
+
+
+MSG_METRICS_CREDENTIALS = (
+    "TARVE_METRICS_CREDENTIALS_FILE {path} must hold one bearer token of 32 or more "
+    "visible characters"
+)
+
+
+def metrics_token(settings: Settings) -> bytes | None:
+    """Return the bearer token that may read ``/metrics`` (None: only admin keys may).
+
+    Raises
+    ------
+    ValueError
+        The file does not hold one token of 32 or more visible characters.
+    """
+    path = settings.metrics_credentials_file
+    if path is None:
+        return None
+    token = path.read_text("utf-8").strip()
+    if len(token) < 32 or not token.isprintable() or " " in token:
+        raise ValueError(MSG_METRICS_CREDENTIALS.format(path=path))
+    return token.encode()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API; ``settings`` default to :func:`service.settings.get_settings`."""
     settings = settings or get_settings()
@@ -139,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.metrics_token = metrics_token(settings)
     spool = (
         AuditSpool(settings.audit_spool_path, max_bytes=settings.audit_spool_max_bytes)
         if settings.audit_spool_path is not None
@@ -176,6 +232,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_exception_handler(DatabaseUnavailable, on_database_unavailable)
+    # Added innermost first. From the outside in: security headers, request context,
+    # CORS, rate limits (before the body is read), request guard, batch budget (needs
+    # the screened body), the routes.
+    limiter = RateLimiter(rate_limit_policy(settings))
+    app.state.rate_limiter = limiter
+
+    def on_limited(budget: str) -> None:
+        metrics.rate_limited.labels(budget=budget).inc()
+
+    if settings.rate_limits_enabled:
+        app.add_middleware(
+            BatchBudgetMiddleware, limiter=limiter, batch_paths=BATCH_PATHS, on_limited=on_limited
+        )
     app.add_middleware(
         RequestGuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -183,7 +252,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_paths=(AUDIT_UPLOAD_PATH,),
         body_read_timeout=settings.body_read_timeout_seconds,
     )
+    if settings.rate_limits_enabled:
+        app.add_middleware(RateLimitMiddleware, limiter=limiter, on_limited=on_limited)
+    if settings.cors_origins:  # closed by default: no CORS headers, browsers refuse
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSED,
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, server_timing=settings.server_timing
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -297,6 +297,7 @@ def make_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": connect_timeout},
             pool_timeout=connect_timeout,
+            hide_parameters=True,  # never a client_ref in a log line or an error message
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
@@ -323,6 +324,7 @@ def make_engine(
             max_overflow=10,
             pool_timeout=connect_timeout,
             connect_args=connect_args,
+            hide_parameters=True,
         )
     _install_bounds(engine, watchdog)
     engine.info = {"watchdog": watchdog}  # type: ignore[attr-defined]

@@ -2,9 +2,10 @@
 
 Each app has its own registry (so tests can build many apps): request count and
 latency by route template, method and status; the served model's name and version;
-predictions by service and "recommended" flag; model reloads by result; and the
-process collector (resident memory, CPU). :class:`RequestContextMiddleware` is the
-outermost layer: it gives every request an id (``X-Request-ID``), times it, and adds
+predictions by service and "recommended" flag; model reloads by result; requests
+refused by the rate limits; and the process collector (resident memory, CPU).
+:class:`RequestContextMiddleware` is the outermost layer but one (the security
+headers): it gives every request an id (``X-Request-ID``), times it, and adds
 ``Server-Timing: app;dur=<ms>`` so clients and benchmarks see the server-side time.
 """
 
@@ -64,6 +65,12 @@ class ServiceMetrics:
             "tarve_model_reloads",
             "Model (re)loads by result (loaded, unchanged, rejected).",
             ["result"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "tarve_rate_limited",
+            "Requests refused with 429, by budget (address, key, auth_failures, batch_clients).",
+            ["budget"],
             registry=self.registry,
         )
         ProcessCollector(registry=self.registry)

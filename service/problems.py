@@ -15,6 +15,7 @@ errors, and anything unexpected into problem responses.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from models.extract.identity_code import free_text_has_identity_code
 from models.features import UnknownCategoryError
@@ -40,6 +42,21 @@ MSG_UNKNOWN_FIELD = "unknown field: the served model's schema has no such field"
 MSG_UNUSED_FIELD = (
     "the served model does not use this field, so the API does not take it (data minimisation)"
 )
+# What an answer must never show: SQL statements and their parameters (SQLAlchemy puts
+# them in its messages), URLs (the MLflow server, a database URL with its password),
+# and libpq's host, address and port.
+_SQL_TAIL = re.compile(r"\s*\[(?:SQL|parameters|SQL parameters)\b.*", re.DOTALL)
+_BACKGROUND = re.compile(r"\s*\(Background on this error at:[^)]*\)")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\")\]]+")
+_SERVER_AT = re.compile(r"server at \"[^\"]*\"(?: \([^)]*\))?,? port \d+")
+_DSN_FIELD = re.compile(r"\b(host|hostaddr|port|dbname|user|password)=\S+")
+
+
+def without_internals(text: str) -> str:
+    """Return ``text`` without SQL, parameters, URLs or database hosts (for any answer)."""
+    text = _SQL_TAIL.sub("", _BACKGROUND.sub("", text))
+    text = _SERVER_AT.sub("the database server", _URL.sub("<url>", text))
+    return _DSN_FIELD.sub(r"\1=<hidden>", text)
 
 
 @dataclass(frozen=True)
@@ -390,7 +407,7 @@ def problem_body(
         "type": problem.uri,
         "title": problem.title,
         "status": problem.status,
-        "detail": detail or problem.title,
+        "detail": without_internals(detail) if detail else problem.title,
     }
     if request is not None:
         if problem.status != 404 and not free_text_has_identity_code(request.url.path):
@@ -398,7 +415,12 @@ def problem_body(
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             body["request_id"] = request_id
-    body.update(extra)
+    for name, value in extra.items():
+        if isinstance(value, str):
+            value = without_internals(value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = [without_internals(item) for item in value]
+        body[name] = value
     return body
 
 
@@ -435,16 +457,38 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONRespon
     return await _on_problem(request, InvalidRequest(pydantic_errors(exc.errors())))
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Return every method the request's path takes (the ``Allow`` of a 405), e.g. ``GET, POST``.
+
+    Starlette's 405 names the methods of the first route on the path only; this asks
+    every route (included routers too) whether it takes the path with each method.
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     problem = PROBLEM_TYPES[_default_slug(exc.status_code)]
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         problem,
         detail=detail,
         request=request,
         status=exc.status_code,
-        headers=exc.headers,
+        headers=headers,
     )
 
 

@@ -200,7 +200,7 @@ class RequestGuardMiddleware:
                     raise IdentityCodeInRequest(found)
                 _check_declared_length(headers.get(b"content-length"), self.max_upload_bytes)
             except ProblemError as problem:
-                await _send_problem(scope, send, problem)
+                await send_problem(scope, send, problem)
                 return
             limited = _limited(receive, self.max_upload_bytes, self.body_read_timeout)
             await self.app(scope, limited, send)
@@ -220,7 +220,7 @@ class RequestGuardMiddleware:
             if found:
                 raise IdentityCodeInRequest(found)
         except ProblemError as problem:
-            await _send_problem(scope, send, problem)
+            await send_problem(scope, send, problem)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -233,6 +233,7 @@ async def _authorise_upload(scope: Scope, headers: dict[bytes, bytes]) -> Princi
     principal = await authenticate_token(scope["app"].state.authenticator, token)
     if principal is None:
         raise Unauthorized(MSG_BAD_KEY)
+    scope.setdefault("state", {})["principal"] = principal  # as the route's key check does
     if principal.role is not Role.AUDITOR:
         raise Forbidden(MSG_UPLOAD_ROLE.format(role=principal.role.value))
     return principal
@@ -305,7 +306,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_problem(scope: Scope, send: Send, problem: ProblemError) -> None:
+async def send_problem(scope: Scope, send: Send, problem: ProblemError) -> None:
+    """Answer an ASGI call with ``problem`` (problem+json, with the request id)."""
     problem_type = PROBLEM_TYPES[problem.slug]
     body = problem_body(problem_type, detail=problem.detail, request=None, **problem.extra)
     request_id = scope.get("state", {}).get("request_id")

@@ -7,6 +7,8 @@ its eligibility rules read) with the schema's type, range (``ge``/``le``) and ca
 unknown fields are refused (``extra="forbid"``), and nothing else is accepted: the API
 takes no data it does not use. Numbers and booleans are strict (``"5"`` is not 5); an
 integer field takes any integral JSON number (``40`` or ``40.0``, not ``40.5``).
+The options are strict too: ``top_k`` a JSON integer from 1 to the number of services,
+``explain`` a JSON boolean (:mod:`service.request_parsing`).
 The OpenAPI document is built from these models, so it always matches the model served.
 """
 
@@ -29,11 +31,16 @@ from pydantic_core import PydanticCustomError
 
 from models.rules import rule_fields
 from models.schema import FieldSpec, Schema
+from service.request_parsing import strict_explain, strict_explain_benefit, strict_top_k
 
 CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 MSG_BATCH_TOO_LARGE = "a batch may hold at most {limit} clients; this one holds {count}"
 MSG_AGREED_AND_NOT_FOLLOWED = "services both agreed and not followed: {services}"
+MSG_EMPTY_FEEDBACK = (
+    "the feedback records nothing: name the agreed_services, or the suggestions not_followed "
+    "and why (or both)"
+)
 NOT_FOLLOWED_REASONS = (
     "client_declined",
     "not_suitable",
@@ -84,6 +91,8 @@ class _FeedbackBase(_Strict):
     def _no_overlap(self) -> _FeedbackBase:
         agreed = set(getattr(self, "agreed_services", []))
         declined = {item.service for item in getattr(self, "not_followed", [])}
+        if not agreed and not declined:
+            raise ValueError(MSG_EMPTY_FEEDBACK)
         both = sorted(agreed & declined)
         if both:
             raise ValueError(MSG_AGREED_AND_NOT_FOLLOWED.format(services=both))
@@ -245,14 +254,15 @@ def build_request_models(
         "consents": consents,
         "profile": (profile, Field(description="The client's data.")),
     }
+    most = max(len(services), 1)
     options: dict[str, Any] = {
         "top_k": (
-            int | None,
-            Field(default=None, ge=1, le=max(len(services), 1), description="Services to list."),
+            Annotated[int | None, BeforeValidator(strict_top_k(most))],
+            Field(default=None, ge=1, le=most, description="Services to list (an integer)."),
         ),
         "explain": (
-            bool | None,
-            Field(default=None, description="Give reasons (TreeSHAP); default true."),
+            Annotated[bool | None, BeforeValidator(strict_explain)],
+            Field(default=None, description="Give reasons (TreeSHAP): true or false (default)."),
         ),
         "rank_by": (
             Literal["need", "benefit"] | None,
@@ -263,7 +273,7 @@ def build_request_models(
             ),
         ),
         "explain_benefit": (
-            bool | None,
+            Annotated[bool | None, BeforeValidator(strict_explain_benefit)],
             Field(
                 default=None, description="Give the reasons of each benefit estimate (TreeSHAP "
                 "of the effect model's final stage); default false."
@@ -316,14 +326,16 @@ def build_request_models(
     feedback = create_model(  # type: ignore[call-overload]
         "FeedbackRequest",
         __base__=_FeedbackBase,
-        __doc__="The override record: what was agreed with the client, and what was not.",
+        __doc__="The override record: what was agreed with the client, and what was not "
+        "(at least one of the two).",
         client_ref=client_ref,
         recommendation_request_id=(
             str | None,
             Field(
                 default=None,
                 pattern=REQUEST_ID_PATTERN,
-                description="The request_id of the recommendation this feedback is about.",
+                description="The request_id of the recommendation this feedback is about: "
+                "one the API answered for this client_ref (else 422).",
             ),
         ),
         agreed_services=(

@@ -359,13 +359,70 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def problem_response_entry(status: int) -> dict[str, Any]:
+    """One OpenAPI ``responses`` entry: the problem types of ``status``, as problem+json."""
+    titles = sorted({p.title for p in PROBLEM_TYPES.values() if p.status == status})
+    entry: dict[str, Any] = {
+        "description": "; ".join(titles) or "Problem",
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+    }
+    if status in (429, 503):
+        entry["headers"] = _RETRY_AFTER
+    return entry
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for problem details with these statuses."""
-    result: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        titles = sorted({p.title for p in PROBLEM_TYPES.values() if p.status == status})
-        result[status] = {
-            "description": "; ".join(titles) or "Problem",
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
-        }
-    return result
+    return {status: problem_response_entry(status) for status in statuses}
+
+
+# What the server's layers answer before (or around) any route, by what the operation has.
+UNLIMITED_PATHS = frozenset({"/healthz"})
+EVERY_OPERATION = (422, 429)  # an identity code in the query; a rate limit
+KEYED_OPERATION = (401, 403, 503)  # no or a wrong key; the key store does not answer
+BODY_OPERATION = (400, 408, 413, 415)  # malformed or too deep; stalled; too large; not JSON
+PATH_PARAMETER_OPERATION = (404,)
+
+
+def operation_problems(path: str, operation: dict[str, Any]) -> set[int]:
+    """Return the problem statuses the server may answer an operation with, beyond its own."""
+    statuses = set(EVERY_OPERATION)
+    if path in UNLIMITED_PATHS:
+        statuses.discard(429)
+    if operation.get("security"):
+        statuses.update(KEYED_OPERATION)
+    if "requestBody" in operation:
+        statuses.update(BODY_OPERATION)
+    if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
+        statuses.update(PATH_PARAMETER_OPERATION)
+    return statuses
+
+
+def document_problems(document: dict[str, Any]) -> None:
+    """Document, on every operation, each problem the server may answer it with.
+
+    The request guard, the rate limits and the key check answer before any route, so a
+    route's own ``responses`` cannot list them; FastAPI's own 422 entry (``application/json``)
+    is replaced by the problem+json the server actually sends.
+    """
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            for status in sorted(declared | operation_problems(path, operation)):
+                current = responses.get(str(status), {})
+                if PROBLEM_MEDIA_TYPE not in current.get("content", {}):
+                    responses[str(status)] = problem_response_entry(status)
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)

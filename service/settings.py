@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.store import DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, tarve_home
 
@@ -146,6 +147,75 @@ class Settings(BaseSettings):
         description="Where the last verified model fetched from the registry is kept; the "
         "server starts from it when the registry does not answer.",
     )
+    rate_limits_enabled: bool = Field(
+        default=True,
+        description="Rate limits per key, per address, for unknown keys and for batch "
+        "clients (in memory, per server process).",
+    )
+    rate_limit_address_per_second: float = Field(
+        default=1000.0, gt=0, description="Requests a second one client address may send."
+    )
+    rate_limit_address_burst: int = Field(
+        default=10_000, ge=1, description="Requests an address may send at once, above the rate."
+    )
+    rate_limit_key_per_second: float = Field(
+        default=500.0, gt=0, description="Requests a second one API key may send."
+    )
+    rate_limit_key_burst: int = Field(
+        default=5_000, ge=1, description="Requests a key may send at once, above the rate."
+    )
+    rate_limit_auth_failures_per_minute: float = Field(
+        default=60.0,
+        gt=0,
+        description="Requests a minute with an unknown, revoked or malformed key that one "
+        "address may send; past it, its keys not seen lately are refused (429) unchecked.",
+    )
+    rate_limit_auth_failures_burst: int = Field(
+        default=100, ge=1, description="Unknown-key requests an address may send at once."
+    )
+    rate_limit_batch_clients_per_minute: float = Field(
+        default=60_000.0, gt=0, description="Clients a minute one key may send in batch calls."
+    )
+    rate_limit_batch_clients_burst: int = Field(
+        default=10_000,
+        ge=1,
+        description="Batch clients a key may send at once (raised to TARVE_BATCH_LIMIT if "
+        "lower, so that a full batch can pass).",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics to anyone (only where nobody but the scraper reaches "
+        "the port); by default it needs an admin key or the metrics bearer token.",
+    )
+    metrics_credentials_file: Path | None = Field(
+        default=None,
+        description="A file holding a bearer token (32+ characters) that may read /metrics "
+        "and nothing else, for Prometheus (its credentials_file holds the same).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (https://host[:port], comma-separated) whose browser pages may "
+        "call the API; none by default (CORS closed).",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*" or not origin.startswith(("https://", "http://")):
+                raise ValueError(
+                    f"a CORS origin is scheme://host[:port], not {origin!r} (no wildcard)"
+                )
+            if origin.rstrip("/").count("/") > 2:
+                raise ValueError(f"a CORS origin has no path: {origin!r}")
+        return [origin.rstrip("/") for origin in value]
 
 
 @lru_cache(maxsize=1)

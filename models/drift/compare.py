@@ -135,6 +135,12 @@ def _value_text(reference: FieldReference, code: float | None) -> str:
     return f"{code:g}"
 
 
+def _flag_above(findings: list[DriftFinding], finding: DriftFinding) -> None:
+    """Keep ``finding`` when its statistic is above the policy's threshold."""
+    if finding.value > finding.threshold:
+        findings.append(finding)
+
+
 def _check_field(
     reference: FieldReference, counts: FieldCounts, policy: DriftPolicy
 ) -> tuple[FieldDrift, list[DriftFinding]]:
@@ -142,8 +148,9 @@ def _check_field(
     findings: list[DriftFinding] = []
     missing = counts.missing / counts.rows if counts.rows else 0.0
     jump = abs(missing - reference.missing_share)
-    if counts.rows and jump > policy.missing_share_jump_max:
-        findings.append(
+    if counts.rows:
+        _flag_above(
+            findings,
             DriftFinding(
                 field=name,
                 statistic=MISSING_SHARE,
@@ -151,7 +158,7 @@ def _check_field(
                 threshold=policy.missing_share_jump_max,
                 reference=_percent(reference.missing_share),
                 observed=_percent(missing),
-            )
+            ),
         )
     present = counts.rows - counts.missing
     psi = js = None
@@ -160,28 +167,20 @@ def _check_field(
         psi = population_stability_index(reference.shares, shares)
         js = js_distance(reference.shares, shares)
         before, after = _most_changed_bin(reference, shares)
-        if psi > policy.psi_max:
-            findings.append(
-                DriftFinding(
-                    field=name,
-                    statistic=PSI,
-                    value=psi,
-                    threshold=policy.psi_max,
-                    reference=before,
-                    observed=after,
+        thresholds = {PSI: (psi, policy.psi_max), JS_DISTANCE: (js, policy.js_distance_max)}
+        for statistic, (value, threshold) in thresholds.items():
+            if threshold is not None:
+                _flag_above(
+                    findings,
+                    DriftFinding(
+                        field=name,
+                        statistic=statistic,
+                        value=value,
+                        threshold=threshold,
+                        reference=before,
+                        observed=after,
+                    ),
                 )
-            )
-        if policy.js_distance_max is not None and js > policy.js_distance_max:
-            findings.append(
-                DriftFinding(
-                    field=name,
-                    statistic=JS_DISTANCE,
-                    value=js,
-                    threshold=policy.js_distance_max,
-                    reference=before,
-                    observed=after,
-                )
-            )
         findings.extend(_range_findings(reference, counts, shares, present, policy))
     drift = FieldDrift(
         psi=psi,
@@ -205,32 +204,32 @@ def _range_findings(
     if reference.kind == "categorical":
         unseen = [i for i, share in enumerate(reference.shares) if share == 0 and shares[i] > 0]
         unseen_share = float(sum(shares[i] for i in unseen))
-        if unseen_share > policy.unseen_category_share_max:
-            listed = ", ".join(reference.bins[i] for i in unseen)
-            findings.append(
-                DriftFinding(
-                    field=name,
-                    statistic=UNSEEN_CATEGORIES,
-                    value=unseen_share,
-                    threshold=policy.unseen_category_share_max,
-                    reference="0.0 %",
-                    observed=f"{_percent(unseen_share)} ({listed})",
-                )
-            )
+        listed = ", ".join(reference.bins[i] for i in unseen)
+        _flag_above(
+            findings,
+            DriftFinding(
+                field=name,
+                statistic=UNSEEN_CATEGORIES,
+                value=unseen_share,
+                threshold=policy.unseen_category_share_max,
+                reference="0.0 %",
+                observed=f"{_percent(unseen_share)} ({listed})",
+            ),
+        )
         constant = sum(1 for count in counts.counts if count) == 1
     else:
         beyond = counts.beyond_range / present
-        if beyond > policy.beyond_range_share_max:
-            findings.append(
-                DriftFinding(
-                    field=name,
-                    statistic=BEYOND_RANGE,
-                    value=beyond,
-                    threshold=policy.beyond_range_share_max,
-                    reference=f"[{reference.low:g}, {reference.high:g}]",
-                    observed=f"{_percent(beyond)} outside (now [{counts.low:g}, {counts.high:g}])",
-                )
-            )
+        _flag_above(
+            findings,
+            DriftFinding(
+                field=name,
+                statistic=BEYOND_RANGE,
+                value=beyond,
+                threshold=policy.beyond_range_share_max,
+                reference=f"[{reference.low:g}, {reference.high:g}]",
+                observed=f"{_percent(beyond)} outside (now [{counts.low:g}, {counts.high:g}])",
+            ),
+        )
         constant = counts.low is not None and counts.low == counts.high
     if policy.constant_fails and constant and reference.distinct > 1:
         value = counts.low if reference.kind == "numeric" else float(np.argmax(counts.counts))

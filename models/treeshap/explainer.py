@@ -104,6 +104,7 @@ class TreeShapExplainer:
         vector_limit: int = DEFAULT_VECTOR_LIMIT,
         table_limit: int = DEFAULT_TABLE_LIMIT,
         table_budget_bytes: int = DEFAULT_TABLE_BUDGET_BYTES,
+        pair_siblings: bool = True,
         compile: bool = True,
     ) -> TreeShapExplainer:
         """Read, flatten and precompute ``boosters`` (one binary booster per service).
@@ -119,6 +120,8 @@ class TreeShapExplainer:
             Other leaves with at most this many keep ``v G(M)`` (``2**d`` numbers).
         table_budget_bytes : int
             Upper bound on the tables' memory.
+        pair_siblings : bool
+            Two sibling leaves that both keep vectors share one table (one read).
         compile : bool
             Run each kernel once now, so that no request pays for compilation.
 
@@ -134,6 +137,7 @@ class TreeShapExplainer:
             vector_limit=vector_limit,
             table_limit=table_limit,
             table_budget_bytes=table_budget_bytes,
+            pair_siblings=pair_siblings,
         )
         explainer = cls(forest)
         explainer.precompute_seconds = time.perf_counter() - started
@@ -158,7 +162,7 @@ class TreeShapExplainer:
             max_masks, max_leaves, max_depth = self._sizes
             scratch = (
                 np.empty(max_masks, dtype=np.int64),
-                np.empty(max_leaves, dtype=np.int64),
+                np.empty(2 * max_leaves, dtype=np.int64),
                 np.empty(max_depth + 2),
                 np.empty((3, self.num_features)),
                 np.empty(self.num_features, dtype=np.int64),
@@ -194,7 +198,7 @@ class TreeShapExplainer:
                     rows,
                     out,
                     raw,
-                    threads * 4 if count >= threads * 64 else threads,
+                    threads * -(-count // (threads * kernels.BLOCK_ROWS)),
                     *self._sizes,
                     *self._arrays,
                 )

@@ -17,8 +17,14 @@ Row semantics follow LightGBM exactly (``include/LightGBM/tree.h``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 K_ZERO_THRESHOLD = float(np.float32(1e-35))
 INT_LIMIT = 2147483648.0
@@ -38,8 +44,89 @@ FLAG_DEFAULT_LEFT = 1 << DEFAULT_LEFT_SHIFT
 MODE_DIRECT = 0  # no table: polynomial of the hot features, O(d**2)
 MODE_SUBSETS = 1  # v G(M) for every subset M: 2**d numbers, d + 1 look-ups
 MODE_VECTORS = 2  # every slot's contribution for every hot set: d * 2**d numbers
+MODE_PAIR = 3  # left leaf of two sibling leaves: both leaves' vectors summed, 2 d 2**d
+MODE_PAIRED = 4  # right leaf of a pair: its contributions are in the left leaf's table
 
-BLOCK_ROWS = 64  # rows a block kernel takes through each tree before the next tree
+BLOCK_ROWS = 1024  # rows a block kernel takes through each tree before the next tree
+
+
+def _prefetch(typingctx: object, array: types.Array, index: types.Integer) -> tuple[object, object]:
+    """Ask the CPU to fetch ``array[index]``'s cache line (LLVM's ``llvm.prefetch``).
+
+    The leaf pass knows every table entry a tree's leaves will read before the reads
+    happen; prefetching them turns one dependent cache miss at a time into many in
+    flight (the one-row kernel is memory-latency bound).
+    """
+    sig = types.void(array, index)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]])
+        int32 = ir.IntType(32)
+        function_type = ir.FunctionType(ir.VoidType(), [pointer.type, int32, int32, int32])
+        function = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch.p0")
+        # read, high temporal locality, data cache
+        builder.call(function, [pointer, int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+prefetch = cast(Callable[[np.ndarray, int], None], intrinsic(_prefetch))
+
+
+@numba.njit(cache=True, nogil=True)
+def _subset_values(
+    depth: int,
+    slot_start: int,
+    value: float,
+    slot_zero: np.ndarray,
+    weights: np.ndarray,
+    polys: np.ndarray,
+    sizes: np.ndarray,
+    subsets: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``subsets[M] = v G(M)`` for every subset ``M`` of a leaf's path features."""
+    polys[0, 0] = 1.0
+    sizes[0] = 0
+    subsets[0] = value * weights[depth, 0]
+    for subset in range(1, 1 << depth):
+        low = subset & -subset
+        previous = subset ^ low
+        bit = 0
+        while (1 << bit) != low:
+            bit += 1
+        zero = slot_zero[slot_start + bit]
+        size = sizes[previous] + 1
+        sizes[subset] = size
+        # (previous polynomial) * (zero + t)
+        polys[subset, size] = polys[previous, size - 1]
+        for k in range(size - 1, 0, -1):
+            polys[subset, k] = polys[previous, k] * zero + polys[previous, k - 1]
+        polys[subset, 0] = polys[previous, 0] * zero
+        total = 0.0
+        for k in range(size + 1):
+            total += weights[depth, k] * polys[subset, k]
+        subsets[subset] = value * total
+
+
+@numba.njit(cache=True, nogil=True)
+def _vectors(
+    depth: int, slot_start: int, slot_zero: np.ndarray, subsets: np.ndarray, dest: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """``dest[H * d + j]``: slot ``j``'s contribution for the hot set ``H``."""
+    for hot in range(1 << depth):
+        cold_product = 1.0
+        for j in range(depth):
+            if not (hot >> j) & 1:
+                cold_product *= slot_zero[slot_start + j]
+        for j in range(depth):
+            if (hot >> j) & 1:
+                entry = cold_product * (1.0 - slot_zero[slot_start + j]) * subsets[hot ^ (1 << j)]
+            else:
+                entry = -cold_product * subsets[hot]
+            dest[hot * depth + j] = entry
 
 
 @numba.njit(cache=True, nogil=True)
@@ -51,56 +138,54 @@ def fill_tables(
     tables: np.ndarray,
     max_depth: int,
 ) -> None:  # pragma: no cover - compiled
-    """Fill each leaf's table (see ``forest``): ``v G(M)``, or the contribution vectors."""
+    """Fill each leaf's table (see ``forest``): ``v G(M)``, or the contribution vectors.
+
+    A sibling pair's table (``MODE_PAIR``) holds, for the left leaf's hot set ``H`` and
+    the right leaf's bit of the parent's feature ``r``, the sum of both leaves'
+    vectors at ``(2 H + r) * d``: the right leaf's hot set is ``H`` with that bit
+    replaced by ``r`` (both bits set cannot happen and stays zero).
+    """
     polys = np.zeros(((1 << max_depth), max_depth + 1))
     sizes = np.zeros(1 << max_depth, dtype=np.int64)
     subsets = np.zeros(1 << max_depth)
+    left = np.zeros(max_depth << max_depth)
+    right = np.zeros(max_depth << max_depth)
     for leaf in range(leaf_info.shape[0]):
         depth = leaf_info[leaf, 0]
         slot_start = leaf_info[leaf, 1]
         mode = leaf_info[leaf, 2]
         start = leaf_info[leaf, 3]
-        if mode == MODE_DIRECT:
+        if mode in (MODE_DIRECT, MODE_PAIRED):
             continue
         value = leaf_value[leaf]
-        polys[0, 0] = 1.0
-        sizes[0] = 0
-        subsets[0] = value * weights[depth, 0]
-        for subset in range(1, 1 << depth):
-            low = subset & -subset
-            previous = subset ^ low
-            bit = 0
-            while (1 << bit) != low:
-                bit += 1
-            zero = slot_zero[slot_start + bit]
-            size = sizes[previous] + 1
-            sizes[subset] = size
-            # (previous polynomial) * (zero + t)
-            polys[subset, size] = polys[previous, size - 1]
-            for k in range(size - 1, 0, -1):
-                polys[subset, k] = polys[previous, k] * zero + polys[previous, k - 1]
-            polys[subset, 0] = polys[previous, 0] * zero
-            total = 0.0
-            for k in range(size + 1):
-                total += weights[depth, k] * polys[subset, k]
-            subsets[subset] = value * total
+        _subset_values(depth, slot_start, value, slot_zero, weights, polys, sizes, subsets)
         if mode == MODE_SUBSETS:
             for subset in range(1 << depth):
                 tables[start + subset] = subsets[subset]
             continue
+        if mode == MODE_VECTORS:
+            stop = start + (depth << depth)
+            _vectors(depth, slot_start, slot_zero, subsets, tables[start:stop])
+            continue
+        # MODE_PAIR: this (left) leaf and its right sibling, one table
+        _vectors(depth, slot_start, slot_zero, subsets, left)
+        partner = leaf_info[leaf, 4]
+        partner_slots = leaf_info[partner, 1]
+        _subset_values(
+            depth, partner_slots, leaf_value[partner], slot_zero, weights, polys, sizes, subsets
+        )
+        _vectors(depth, partner_slots, slot_zero, subsets, right)
+        bit = leaf_info[leaf, 5]
         for hot in range(1 << depth):
-            cold_product = 1.0
-            for j in range(depth):
-                if not (hot >> j) & 1:
-                    cold_product *= slot_zero[slot_start + j]
-            for j in range(depth):
-                if (hot >> j) & 1:
-                    entry = (
-                        cold_product * (1.0 - slot_zero[slot_start + j]) * subsets[hot ^ (1 << j)]
-                    )
-                else:
-                    entry = -cold_product * subsets[hot]
-                tables[start + hot * depth + j] = entry
+            for went_right in range(2):
+                index = start + (2 * hot + went_right) * depth
+                if (hot >> bit) & 1 and went_right:
+                    for j in range(depth):
+                        tables[index + j] = 0.0
+                    continue
+                other = (hot & ~(1 << bit)) | (went_right << bit)
+                for j in range(depth):
+                    tables[index + j] = left[hot * depth + j] + right[other * depth + j]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -119,21 +204,17 @@ def _leaf_without_vectors(
     poly: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """One leaf's contributions from its subset table, or from the hot polynomial."""
+    # Branch-free (selects): a hot bit is a coin flip, and a mispredicted branch per
+    # slot cost more than the arithmetic.
     cold_product = 1.0
     for j in range(depth):
-        if not (hot >> j) & 1:
-            cold_product *= slot_zero[slots + j]
+        zero = slot_zero[slots + j]
+        cold_product *= 1.0 if (hot >> j) & 1 else zero
     if mode == MODE_SUBSETS:
-        cold_value = -cold_product * tables[start + hot]
         for j in range(depth):
-            if (hot >> j) & 1:
-                contrib[slot_feature[slots + j]] += (
-                    cold_product
-                    * (1.0 - slot_zero[slots + j])
-                    * tables[start + (hot ^ (np.int64(1) << j))]
-                )
-            else:
-                contrib[slot_feature[slots + j]] += cold_value
+            hot_bit = (hot >> j) & 1
+            factor = cold_product * (1.0 - slot_zero[slots + j]) if hot_bit else -cold_product
+            contrib[slot_feature[slots + j]] += factor * tables[start + (hot ^ (hot_bit << j))]
         return
     # MODE_DIRECT: the polynomial prod over hot j of (z_j + t), then G.
     size = 0
@@ -244,6 +325,10 @@ def _explain_tree(
         mask = masks[local]
         masks[node_child[node, 0]] = mask & ~(bit & -(left ^ 1))
         masks[node_child[node, 1]] = mask & ~(bit & -left)
+    # entries: vector-mode leaves' entry by local leaf, then (from max_leaves) the
+    # local indexes of the leaves computed after the vector stream
+    max_leaves = entries.shape[0] // 2
+    deferred = 0
     for local in range(num_leaves):
         leaf = leaf_start + local
         mask = masks[num_nodes + local]
@@ -253,16 +338,41 @@ def _explain_tree(
         mode = leaf_info[leaf, 2]
         start = leaf_info[leaf, 3]
         hot = mask & ((np.int64(1) << depth) - 1)
-        if mode == MODE_VECTORS:
-            entries[local] = start + hot * depth
+        if mode == MODE_PAIRED:
             continue
+        if mode >= MODE_VECTORS:  # vectors or pair (paired leaves skipped above)
+            entry = start + hot * depth
+            if mode == MODE_PAIR:
+                partner = leaf_info[leaf, 4] - leaf_start
+                went_right = (masks[num_nodes + partner] >> leaf_info[leaf, 5]) & 1
+                entry += (hot + went_right) * depth
+            entries[local] = entry
+            prefetch(tables, entry)
+            prefetch(tables, entry + depth - 1)
+            continue
+        # the other leaves wait until the vector stream is done, their entries fetched
+        entries[max_leaves + deferred] = local
+        deferred += 1
+        if mode == MODE_SUBSETS:
+            prefetch(tables, start + hot)
+            for j in range(depth):
+                if (hot >> j) & 1:
+                    prefetch(tables, start + (hot ^ (np.int64(1) << j)))
+    # Leaves with contribution vectors: one flat stream of (feature, entry) pairs.
+    for op in range(tree_info[tree, 5], tree_info[tree, 5] + tree_info[tree, 6]):
+        index = op_index[op]
+        contrib[op_feature[op]] += tables[entries[index >> 6] + (index & 63)]
+    for waiting in range(deferred):
+        local = entries[max_leaves + waiting]
+        leaf = leaf_start + local
+        depth = leaf_info[leaf, 0]
         _leaf_without_vectors(
             contrib,
-            hot,
+            masks[num_nodes + local] & ((np.int64(1) << depth) - 1),
             depth,
             leaf_info[leaf, 1],
-            mode,
-            start,
+            leaf_info[leaf, 2],
+            leaf_info[leaf, 3],
             leaf_value[leaf],
             slot_feature,
             slot_zero,
@@ -270,10 +380,6 @@ def _explain_tree(
             weights,
             poly,
         )
-    # Leaves with contribution vectors: one flat stream of (feature, entry) pairs.
-    for op in range(tree_info[tree, 5], tree_info[tree, 5] + tree_info[tree, 6]):
-        index = op_index[op]
-        contrib[op_feature[op]] += tables[entries[index >> 6] + (index & 63)]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -306,7 +412,7 @@ def explain_one(
     """Contributions ``out`` (services, features + 1) and raw scores ``raw`` of one row.
 
     ``out`` and ``raw`` are overwritten; ``masks`` (nodes + leaves of the largest
-    tree), ``entries`` (leaves), ``poly`` (depth + 2) and ``features``/``codes``
+    tree), ``entries`` (twice the leaves), ``poly`` (depth + 2) and ``features``/``codes``
     (3 x features, features) are scratch.
     """
     num_features = row.shape[0]
@@ -380,7 +486,7 @@ def explain_rows(
     """
     num_features = rows.shape[1]
     masks = np.empty(max_masks, dtype=np.int64)
-    entries = np.empty(max_leaves, dtype=np.int64)
+    entries = np.empty(2 * max_leaves, dtype=np.int64)
     poly = np.empty(max_depth + 2)
     features = np.empty((BLOCK_ROWS, 3, num_features))
     codes = np.empty((BLOCK_ROWS, num_features), dtype=np.int64)

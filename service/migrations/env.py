@@ -26,7 +26,7 @@ def run_migrations() -> None:
     )
     if not url:
         raise RuntimeError("no database: pass -x url=... or use `tarve db upgrade`")
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
     with engine.begin() as own_connection:
         context.configure(connection=own_connection, target_metadata=target_metadata)
         with context.begin_transaction():

@@ -10,10 +10,12 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from service.audit_log import query_audit
 from service.deps import AuditDep, AuditorDep, DatabaseDep
 from service.request_model import CLIENT_REF_PATTERN
+from service.request_parsing import iso_datetime
 from service.responses import AuditLogEntryOut, AuditLogPage, problem_responses
 
 MAX_OFFSET = 2**31 - 1  # bounded: an unbounded integer overflows the database's (422, not 500)
@@ -41,11 +43,21 @@ def read_audit_log(  # noqa: D103
     ] = None,
     since: Annotated[
         dt.datetime | None,
-        Query(alias="from", description="From this time on (inclusive; ISO 8601, UTC if naive)."),
+        Query(
+            alias="from",
+            description="From this time on (inclusive): an ISO 8601 date or date-time, UTC "
+            "if naive.",
+        ),
+        BeforeValidator(iso_datetime("from")),
     ] = None,
     until: Annotated[
         dt.datetime | None,
-        Query(alias="to", description="Before this time (exclusive; ISO 8601, UTC if naive)."),
+        Query(
+            alias="to",
+            description="Before this time (exclusive): an ISO 8601 date or date-time, UTC if "
+            "naive.",
+        ),
+        BeforeValidator(iso_datetime("to")),
     ] = None,
     endpoint: Annotated[
         str | None, Query(max_length=64, description="e.g. recommendations")

@@ -1,6 +1,9 @@
 """``/healthz`` (alive), ``/readyz`` (model loaded and database answers), ``/metrics``.
 
-No key needed. ``/readyz`` answers 503 as a problem naming every reason it is not ready.
+``/healthz`` and ``/readyz`` need no key; ``/metrics`` needs an admin key or the
+metrics bearer token (the file ``TARVE_METRICS_CREDENTIALS_FILE``, for Prometheus)
+unless ``TARVE_METRICS_PUBLIC`` opens it. ``/readyz`` answers 503 as a problem naming
+every reason it is not ready.
 ``/readyz`` pings the database in the thread pool; ``/metrics`` (which reads ``/proc``
 for the process metrics) is a plain ``def``, so neither blocks the event loop.
 """
@@ -8,16 +11,25 @@ for the process metrics) is a plain ``def``, so neither blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import hmac
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from service.auth import MSG_BAD_KEY, MSG_NO_KEY, MSG_WRONG_ROLE, Role, authenticate_token
 from service.db import Database
 from service.deps import DatabaseDep, HolderDep, MetricsDep
-from service.problems import PROBLEM_TYPES, problem_response
+from service.problems import (
+    PROBLEM_TYPES,
+    Forbidden,
+    Unauthorized,
+    problem_response,
+    without_internals,
+)
 from service.responses import Health, ModelRef, Readiness, problem_responses
+from service.settings import Settings
 
 router = APIRouter(tags=["operations"])
 
@@ -68,7 +80,7 @@ async def readyz(request: Request, holder: HolderDep, database: DatabaseDep) -> 
     if rejected is not None:
         notes.append(f"model: the last reload was refused, the previous model serves: {rejected}")
     if notes:
-        body["notes"] = notes
+        body["notes"] = [without_internals(note) for note in notes]
     return JSONResponse(body)
 
 
@@ -84,7 +96,36 @@ async def _database_reason(request: Request, database: Database) -> str | None:
     return None
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics_access(request: Request) -> None:
+    """Let the metrics token, an admin key or (``metrics_public``) anyone through (401/403)."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_public:
+        return
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    token = credentials.strip() if scheme.lower() == "bearer" else ""
+    token = token or request.headers.get("x-api-key", "").strip()
+    if not token:
+        raise Unauthorized(MSG_NO_KEY)
+    expected: bytes | None = request.app.state.metrics_token
+    if expected is not None and hmac.compare_digest(token.encode(), expected):
+        request.state.authenticated = True
+        return
+    principal = await authenticate_token(request.app.state.authenticator, token)
+    if principal is None:
+        raise Unauthorized(MSG_BAD_KEY)
+    request.state.principal = principal
+    if principal.role is not Role.ADMIN:
+        raise Forbidden(MSG_WRONG_ROLE.format(role=principal.role.value, allowed=["admin"]))
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (admin key or metrics token)",
+    response_class=Response,
+    dependencies=[Depends(metrics_access)],
+    responses=problem_responses(401, 403),
+)
 def metrics(metrics: MetricsDep) -> Response:  # noqa: D103
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

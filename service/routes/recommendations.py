@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import BeforeValidator
 
 from models.benefit import MSG_NO_EFFECTS, ExpectedBenefit, benefit_sort_key, expected_benefits
 from models.features import per_record_consents
@@ -38,7 +39,14 @@ from service.deps import (
 from service.metrics import ServiceMetrics
 from service.model_holder import LoadedModel
 from service.problems import NoEffectModels
-from service.request_parsing import json_request_body, parse_body
+from service.request_parsing import (
+    check_top_k_bound,
+    explain_benefit_query,
+    explain_query,
+    json_request_body,
+    parse_body,
+    top_k_query,
+)
 from service.responses import (
     BatchRecommendationResponse,
     RecommendationResponse,
@@ -47,8 +55,20 @@ from service.responses import (
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
-TopKQuery = Annotated[int | None, Query(ge=1, description="Services to list (default: all).")]
-ExplainQuery = Annotated[bool | None, Query(description="Give reasons (default true).")]
+TopKQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Services to list: an integer from 1 to the number of services served "
+        "(GET /v1/services); default all.",
+    ),
+    BeforeValidator(top_k_query),
+]
+ExplainQuery = Annotated[
+    bool | None,
+    Query(description="Give reasons: true or false (default true)."),
+    BeforeValidator(explain_query),
+]
 LangQuery = LanguageQuery
 RankBy = Literal["need", "benefit"]
 RankByQuery = Annotated[
@@ -62,7 +82,8 @@ RankByQuery = Annotated[
 ]
 ExplainBenefitQuery = Annotated[
     bool | None,
-    Query(description="Give the reasons of each benefit estimate (default false)."),
+    Query(description="Give the reasons of each benefit estimate: true or false (default false)."),
+    BeforeValidator(explain_benefit_query),
 ]
 ContentTypeHeader = Annotated[str | None, Header(include_in_schema=False)]
 
@@ -217,6 +238,7 @@ def create_recommendation(
         unused_fields=served.requests.unused_fields,
     )
     language: Language = check_language(_pick(request.lang, lang, header_lang), served)
+    check_top_k_bound(top_k, len(served.model.services))
     order = _rank_by(served, _pick(request.rank_by, rank_by, "need"))
     [result] = _recommend_clients(
         [request],
@@ -430,6 +452,7 @@ def create_batch_recommendations(
         unused_fields=served.requests.unused_fields,
     )
     language: Language = check_language(_pick(request.lang, lang, header_lang), served)
+    check_top_k_bound(top_k, len(served.model.services))
     order = _rank_by(served, _pick(request.rank_by, rank_by, "need"))
     results = _recommend_clients(
         request.clients,

@@ -180,7 +180,7 @@ def test_resume_after_interruption(
         "300",
         "--no-reasons",
     ]
-    real = scoring.run.rank_frame
+    real = scoring.run.rank_prepared
     calls = {"n": 0}
 
     def interrupted(*a: Any, **k: Any) -> Any:
@@ -189,11 +189,11 @@ def test_resume_after_interruption(
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(scoring.run, "rank_frame", interrupted)
+    monkeypatch.setattr(scoring.run, "rank_prepared", interrupted)
     assert score(*args) == 130
     assert not out.exists()
-    assert len(list((tmp_path / "scores.parquet.parts").glob("part-*.parquet"))) == 2
-    monkeypatch.setattr(scoring.run, "rank_frame", real)
+    assert len(list((tmp_path / "scores.parquet.parts").glob("part-*.arrow"))) == 2
+    monkeypatch.setattr(scoring.run, "rank_prepared", real)
     assert score(*args, "--resume") == 0
     summary = json.loads((tmp_path / "scores.parquet.summary.json").read_text())
     assert summary["chunks_resumed"] == 2
@@ -232,3 +232,29 @@ def test_pyfunc_and_score_give_the_same_probabilities(
     np.testing.assert_array_equal(
         wide.loc[predicted.index, columns].to_numpy(), predicted[columns].to_numpy()
     )
+
+
+def test_chunks_kept_from_the_check_give_the_same_output(
+    trained_model_dir: Path, extract_parquet: Path, tmp_path: Path
+) -> None:
+    from models.extract import validate_frame
+    from models.ranking import prepare_frame
+    from scoring import ScoreOptions, open_model, score_extract
+    from scoring.prepared import PreparedChunk
+
+    handle = open_model(trained_model_dir)
+    head = pq.read_table(extract_parquet).slice(0, 300).to_pandas()
+    canonical = validate_frame(head, handle.model.schema, require_labels=False).frame
+    assert canonical is not None
+    refs = canonical["client_ref"].to_numpy(dtype=object)
+    one_chunk = PreparedChunk(0, 0, prepare_frame(handle.model, canonical), refs).nbytes
+    outputs = {}
+    # None kept (every chunk read and validated again), the first two, all four.
+    for kept, budget in ((0, 0), (2, int(one_chunk * 2.5)), (4, 1 << 30)):
+        out = tmp_path / f"kept_{kept}.parquet"
+        options = ScoreOptions(reasons=2, chunk_rows=300, keep_bytes=budget)
+        summary = score_extract(extract_parquet, handle, out, options=options)
+        assert summary.chunks == 4
+        outputs[kept] = pq.read_table(out).to_pandas()
+    pd.testing.assert_frame_equal(outputs[0], outputs[2])
+    pd.testing.assert_frame_equal(outputs[0], outputs[4])

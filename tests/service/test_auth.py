@@ -49,7 +49,7 @@ def test_role_matrix(api_any_db: Api, method: str, path: str, allowed: set[str])
 
 
 def test_open_endpoints_need_no_key(api: Api) -> None:
-    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/problems/forbidden"):
+    for path in ("/healthz", "/readyz", "/openapi.json", "/problems/forbidden"):
         assert api.client.get(path).status_code == 200, path
 
 

@@ -196,6 +196,14 @@ def test_rank_by_is_strict(effects_api: Api, clients: list[dict[str, Any]]) -> N
         assert error["field"] == "rank_by"
         assert error["location"] == "query"
         assert "'need' or 'benefit'" in error["detail"]
+    for value in ["1", "yes", "True"]:
+        response = effects_api.post(f"/v1/recommendations?explain_benefit={value}", json=clients[0])
+        assert response.status_code == 422, value
+        [error] = response.json()["errors"]
+        assert error["field"] == "explain_benefit"
+        assert "explain_benefit must be true or false" in error["detail"]
+    refused = effects_api.post("/v1/recommendations", json={**clients[0], "explain_benefit": 1})
+    assert [error["field"] for error in refused.json()["errors"]] == ["explain_benefit"]
     body = effects_api.post("/v1/recommendations", json={**clients[0], "rank_by": "risk"})
     assert body.status_code == 422
     assert [error["field"] for error in body.json()["errors"]] == ["rank_by"]

@@ -62,7 +62,7 @@ def test_served_profiles_are_compared_with_the_training_profile(
     assert drift["status"] == "compared"
     assert drift["window_profiles"] == PROFILES
     assert drift["passed"] is True, drift["failures"]
-    metrics = api.client.get("/metrics").text
+    metrics = api.get("/metrics", role="admin").text
     assert 'tarve_feed_drift_psi{field="work_ability_score"}' in metrics
     assert 'tarve_feed_drift_js_distance{field="age"}' in metrics
     assert "tarve_feed_guard_passed 1.0" in metrics
@@ -79,4 +79,4 @@ def test_a_broken_feed_shows_in_the_gauges(
     assert {"field": "work_ability_score", "statistic": "constant"}.items() <= next(
         f for f in drift["failures"] if f["statistic"] == "constant"
     ).items()
-    assert "tarve_feed_guard_passed 0.0" in api.client.get("/metrics").text
+    assert "tarve_feed_guard_passed 0.0" in api.get("/metrics", role="admin").text

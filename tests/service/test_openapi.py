@@ -104,3 +104,60 @@ def test_openapi_follows_a_reload_to_another_schema(
     old_profile = api.post("/v1/recommendations", json={"client_ref": "c", "profile": profile})
     assert old_profile.status_code == 422
     assert {e["pointer"] for e in old_profile.json()["errors"]} >= {"#/profile/driving_licence"}
+
+
+def test_every_problem_the_server_sends_is_documented_as_problem_json(api: Api) -> None:
+    document = api.client.get("/openapi.json").json()
+    seen: set[tuple[str, str, str]] = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            expected = {"422"} | ({"429"} if path != "/healthz" else set())
+            if operation.get("security"):
+                expected |= {"401", "403", "503"}
+            if "requestBody" in operation:
+                expected |= {"400", "408", "413", "415"}
+            if "{" in path:
+                expected.add("404")
+            assert expected <= set(responses), (method, path, expected - set(responses))
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], status
+                    seen.add((method, path, status))
+    assert ("post", "/v1/recommendations", "400") in seen
+    assert ("get", "/v1/admin/keys", "403") in seen
+    assert ("delete", "/v1/admin/keys/{name}", "404") in seen
+    assert "Retry-After" in document["paths"]["/v1/services"]["get"]["responses"]["429"]["headers"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_documented_problems_are_the_ones_sent(api: Api) -> None:
+    too_deep = api.post(
+        "/v1/feedback",
+        content=b"[" * 100 + b"]" * 100,
+        headers={"content-type": "application/json"},
+    )
+    forbidden = api.get("/v1/admin/keys")
+    missing = api.client.delete("/v1/admin/keys/nobody", headers=api.headers("admin"))
+    for response, status in ((too_deep, 400), (forbidden, 403), (missing, 404)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/admin/keys", "GET, POST"),
+        ("DELETE", "/v1/admin/keys", "GET, POST"),
+        ("GET", "/v1/admin/keys/someone", "DELETE"),
+        ("GET", "/v1/recommendations", "POST"),
+        ("POST", "/v1/services", "GET"),
+    ],
+)
+def test_a_405_allows_every_method_of_the_path(
+    api: Api, method: str, path: str, allowed: str
+) -> None:
+    response = api.client.request(method, path, headers=api.headers("admin"))
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.headers["content-type"] == "application/problem+json"

@@ -44,7 +44,7 @@ def test_metrics_count_requests_latency_model_and_predictions(
     api.post("/v1/recommendations", json={"client_ref": "c", "profile": {}})
     api.client.get("/v1/nowhere")
 
-    text = api.client.get("/metrics").text
+    text = api.get("/metrics", role="admin").text
 
     assert (
         'tarve_http_requests_total{method="POST",route="/v1/recommendations",status="200"} 2.0'

@@ -71,7 +71,7 @@ def test_reload_swaps_to_the_new_version(
         "model": {"name": "tarve-service-need", "version": "fixture-2", "alias": None},
     }
     assert _version(api, profile) == "fixture-2"
-    metrics = api.client.get("/metrics").text
+    metrics = api.get("/metrics", role="admin").text
     assert 'tarve_model_info{alias="",name="tarve-service-need",version="fixture-2"} 1.0' in metrics
     assert 'version="fixture-1"' not in metrics
 
@@ -95,7 +95,8 @@ def test_a_broken_model_is_rejected_and_the_old_one_keeps_serving(
     assert "Traceback" not in response.text
     assert _version(api, profile) == "fixture-1"
     assert api.client.get("/readyz").status_code == 200
-    assert 'tarve_model_reloads_total{result="rejected"} 1.0' in api.client.get("/metrics").text
+    metrics = api.get("/metrics", role="admin").text
+    assert 'tarve_model_reloads_total{result="rejected"} 1.0' in metrics
 
 
 def test_in_flight_requests_finish_on_the_old_model(
@@ -197,7 +198,7 @@ def test_without_a_model_recommendations_are_503_and_readyz_says_why(
     assert "no-such-model" in ready.json()["detail"]
     assert ready.json()["reasons"][0].startswith("model:")
     assert api.client.get("/healthz").status_code == 200
-    assert "tarve_model_loaded 0.0" in api.client.get("/metrics").text
+    assert "tarve_model_loaded 0.0" in api.get("/metrics", role="admin").text
     openapi = api.client.get("/openapi.json").json()
     assert "RecommendationRequest" in openapi["components"]["schemas"]
 

@@ -191,3 +191,88 @@ def test_oversized_body_is_413(api: Api) -> None:
     )
     assert response.status_code == 413
     assert response.json()["type"] == "/problems/content-too-large"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "shown"),
+    [
+        ("top_k", "3", '"3"'),
+        ("top_k", True, "true"),
+        ("top_k", 3.5, "3.5"),
+        ("top_k", 13, "13"),
+        ("explain", 0, "0"),
+        ("explain", 1, "1"),
+        ("explain", "no", '"no"'),
+        ("explain", "off", '"off"'),
+    ],
+)
+def test_body_options_are_strict(
+    api: Api, profile: dict[str, Any], option: str, value: Any, shown: str
+) -> None:
+    response = api.post("/v1/recommendations", json=_request(profile, **{option: value}))
+
+    assert response.status_code == 422, (option, value)
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["pointer"] == f"#/{option}"
+    assert error["detail"].startswith(f"{option} must be")
+    assert error["detail"].endswith(f"got {shown}")
+    assert _audit_rows(api) == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "shown"),
+    [
+        ("top_k=1e21", "top_k", '"1e21"'),
+        ("top_k=true", "top_k", '"true"'),
+        ("top_k=3.0", "top_k", '"3.0"'),
+        ("top_k=13", "top_k", "13"),  # the fixture model serves 12 services, as the body
+        ("explain=0", "explain", '"0"'),
+        ("explain=1", "explain", '"1"'),
+        ("explain=no", "explain", '"no"'),
+        ("explain=off", "explain", '"off"'),
+        ("explain=True", "explain", '"True"'),
+    ],
+)
+def test_query_options_are_strict(
+    api: Api, profile: dict[str, Any], query: str, parameter: str, shown: str
+) -> None:
+    for path in ("/v1/recommendations", "/v1/recommendations/batch"):
+        body = _request(profile) if path.endswith("s") else {"clients": [_request(profile)]}
+        response = api.post(f"{path}?{query}", json=body)
+
+        assert response.status_code == 422, (path, query)
+        [error] = response.json()["errors"]
+        assert (error["location"], error["parameter"]) == ("query", parameter)
+        assert error["detail"].endswith(f"got {shown}")
+    assert _audit_rows(api) == 0
+
+
+def test_strict_options_still_take_their_values(api: Api, profile: dict[str, Any]) -> None:
+    body = api.post("/v1/recommendations", json=_request(profile, top_k=12, explain=False))
+    query = api.post("/v1/recommendations?top_k=2&explain=true", json=_request(profile))
+
+    assert body.status_code == 200
+    assert len(body.json()["suggestions"]) == 12
+    assert body.json()["suggestions"][0]["base_value"] is None
+    assert query.status_code == 200
+    assert len(query.json()["suggestions"]) == 2
+    assert query.json()["suggestions"][0]["base_value"] is not None
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday", "2026-13-01", "-1"])
+def test_audit_log_dates_are_iso_only(api: Api, value: str) -> None:
+    for parameter in ("from", "to"):
+        response = api.get(f"/v1/audit-log?{parameter}={value}", role="auditor")
+
+        assert response.status_code == 422, (parameter, value)
+        [error] = response.json()["errors"]
+        assert error["parameter"] == parameter
+        assert "ISO 8601" in error["detail"]
+        assert error["detail"].endswith(f'got "{value}"')
+
+
+@pytest.mark.parametrize("value", ["2026-01-31", "2026-01-31T08:00:00Z", "2026-01-31T08:00+02:00"])
+def test_audit_log_dates_take_iso_dates_and_times(api: Api, value: str) -> None:
+    response = api.get("/v1/audit-log", role="auditor", params={"from": value, "to": value})
+    assert response.status_code == 200, value

@@ -117,8 +117,11 @@ def test_random_models_equal_pred_contrib(
     np.testing.assert_array_equal(one_raw, raw[0])
 
 
-@pytest.mark.parametrize(("vector_limit", "table_limit"), [(0, 0), (0, 15), (15, 15), (4, 8)])
-def test_every_leaf_mode_agrees(vector_limit: int, table_limit: int) -> None:
+@pytest.mark.parametrize(
+    ("vector_limit", "table_limit", "pair_siblings"),
+    [(0, 0, True), (0, 15, True), (15, 15, True), (15, 15, False), (4, 8, True), (4, 8, False)],
+)
+def test_every_leaf_mode_agrees(vector_limit: int, table_limit: int, pair_siblings: bool) -> None:
     rng = np.random.default_rng(3)
     matrix, labels = _data(rng, 2000, 10, [2, 5], 0.1)
     params = {
@@ -131,11 +134,16 @@ def test_every_leaf_mode_agrees(vector_limit: int, table_limit: int) -> None:
     }
     booster = lgb.train(params, lgb.Dataset(matrix, labels, categorical_feature=[2, 5]), 30)
     explainer = TreeShapExplainer.from_boosters(
-        [booster], vector_limit=vector_limit, table_limit=table_limit
+        [booster], vector_limit=vector_limit, table_limit=table_limit, pair_siblings=pair_siblings
     )
+    modes = explainer.forest.leaves_by_mode()
+    assert (modes["sibling pairs"] > 0) == (pair_siblings and vector_limit > 0)
     rows = _probe_rows(rng, matrix, 200)
     expected = np.asarray(booster.predict(rows, pred_contrib=True))
-    np.testing.assert_allclose(explainer.contributions(rows)[:, 0], expected, atol=TOLERANCE)
+    contributions = explainer.contributions(rows)
+    np.testing.assert_allclose(contributions[:, 0], expected, rtol=0, atol=TOLERANCE)
+    one, _ = explainer.explain_row(rows[7])
+    np.testing.assert_array_equal(one, contributions[7])
 
 
 def test_budget_limits_tables() -> None:
