@@ -167,3 +167,54 @@ def test_a_trained_model_with_effects_audits_its_benefit(trained_effects_dir: Pa
     }
     model.effects = None
     assert audit_model(model, frame, policy=stored.policy).benefit_note == NOTE_NO_EFFECTS
+
+
+@pytest.mark.browser
+def test_a_crowded_benefit_view_fits_at_1400_px(tmp_path: Path) -> None:
+    import re
+
+    from . import test_browser as browser
+
+    if browser.CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    data = simulate(4000, seed=12, services=browser.SERVICES)
+    rng = np.random.default_rng(8)
+    rows, services = len(data.labels), list(browser.SERVICES)
+    estimate = rng.normal(0.03, 0.04, (rows, len(services)))
+    names = {
+        service: {
+            "fi": f"Pitkä palvelun nimi numero {i} työllisyyspalveluista",
+            "sv": f"Ett långt tjänstenamn nummer {i}",
+            "en": f"A long public employment service name number {i}",
+        }
+        for i, service in enumerate(services)
+    }
+    report = run_audit(
+        labels=data.labels,
+        scores=data.scores,
+        decisions=data.decisions,
+        groups=data.groups,
+        policy=Policy(bootstrap_replicates=0),
+        service_labels=names,
+        benefit=BenefitInputs(
+            services=services,
+            estimate=estimate,
+            need=data.scores[services].to_numpy(),
+            capacity=np.full(len(services), rows // (2 * len(services))),
+        ),
+    )
+    page = render_html(report, lang="fi")
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.replace("</body>", browser.MEASURE + "</body>"), "utf-8")
+    dom = browser._chromium(
+        "--dump-dom",
+        f"--window-size={browser.AUDITOR_WIDTH},1000",
+        measured.resolve().as_uri(),
+        profile=tmp_path / "profile",
+    )
+    found = re.search(r"<pre id=\"measured\">(.*?)</pre>", dom, re.S)
+    assert found, dom[-2000:]
+    result = json.loads(found.group(1).replace("&gt;", ">").replace("&amp;", "&"))
+    assert "alloc benefit" in page
+    assert result["scrollWidth"] <= browser.AUDITOR_WIDTH
+    assert result["wider"] == []
