@@ -242,6 +242,11 @@ class ModelResponse(BaseModel):
         default=None,
         description="The feed guard on the rolling window of served profiles (latest summary).",
     )
+    effect_services: list[str] = Field(
+        default_factory=list,
+        description="Services with an effect model (expected benefit); empty: the model has "
+        "no effect models and rank_by=benefit is refused (409).",
+    )
 
     model_config = {"populate_by_name": True}
 

@@ -66,6 +66,8 @@ def test_every_suggestion_carries_the_effect_models_benefit(
     assert effects_model.effects is not None
     assert sorted(effects_model.effects.effects) == sorted(EFFECT_SERVICES)
     expected = effects_model.effects.predict(canonical)
+    described = effects_api.get("/v1/model").json()
+    assert described["effect_services"] == list(EFFECT_SERVICES)
     body = _batch(effects_api, clients)
     assert body["rank_by"] == "need"
     codes: set[str] = set()
@@ -219,6 +221,7 @@ def test_audit_row_records_rank_by(effects_api: Api, clients: list[dict[str, Any
 
 
 def test_a_model_without_effect_models(api: Api, profile: dict[str, Any]) -> None:
+    assert api.get("/v1/model").json()["effect_services"] == []
     client = {"client_ref": "no-effects-1", "consents": [], "profile": profile}
     body = {**client, "lang": "sv"}
     answer = api.post("/v1/recommendations?explain_benefit=true", json=body)
