@@ -165,13 +165,13 @@ class Settings(BaseSettings):
         default=5_000, ge=1, description="Requests a key may send at once, above the rate."
     )
     rate_limit_auth_failures_per_minute: float = Field(
-        default=60.0,
+        default=600.0,
         gt=0,
         description="Requests a minute with an unknown, revoked or malformed key that one "
         "address may send; past it, its keys not seen lately are refused (429) unchecked.",
     )
     rate_limit_auth_failures_burst: int = Field(
-        default=100, ge=1, description="Unknown-key requests an address may send at once."
+        default=1000, ge=1, description="Unknown-key requests an address may send at once."
     )
     rate_limit_batch_clients_per_minute: float = Field(
         default=60_000.0, gt=0, description="Clients a minute one key may send in batch calls."

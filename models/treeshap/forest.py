@@ -81,7 +81,7 @@ class FlatForest:
 
     num_features: int
     num_services: int
-    tree_info: np.ndarray  # int64 (trees, 7): service, nodes, leaves, vector ops (start, count)
+    tree_info: np.ndarray  # int64 (trees, 10): service, nodes, leaves, vector ops, leaf groups
     node_feature: np.ndarray  # int32 (nodes,)
     node_flags: np.ndarray  # int64 (nodes,): the bit of the feature on the path, flags
     node_child: np.ndarray  # int32 (nodes, 2): left, right; leaves after the tree's nodes
@@ -228,12 +228,16 @@ def _choose_modes(
     used = 0
     for leaf in order.tolist():
         depth = int(depths[leaf])
-        if depth < 1 or depth > table_limit or used + (1 << depth) > budget_entries:
+        if depth < 1:  # a tree of one leaf: nothing to explain
+            continue
+        if depth > table_limit or used + (1 << depth) > budget_entries:
             break
         modes[leaf] = MODE_SUBSETS
         used += 1 << depth
     for leaf in order.tolist():
         depth = int(depths[leaf])
+        if depth < 1:
+            continue
         extra = (depth - 1) << depth
         if depth > vector_limit or modes[leaf] != MODE_SUBSETS or used + extra > budget_entries:
             break
@@ -252,6 +256,37 @@ def _pair_siblings(
                 continue
             modes[left] = MODE_PAIR
             modes[right] = MODE_PAIRED
+
+
+_GROUP_OF_MODE = np.array([2, 2, 1, 0, 3])  # direct, subsets, vectors, pair, paired
+
+
+def _visit_order(
+    modes: np.ndarray, leaf_tree: np.ndarray, tree_info: np.ndarray, node_child: np.ndarray
+) -> np.ndarray:
+    """Renumber each tree's leaves in the order the kernel visits them.
+
+    Per tree: sibling pairs, vector leaves, subset and direct leaves, right leaves of
+    pairs (whose contributions are in their pair's table); the kernel loops over each
+    group without a branch on the mode, and the tables follow in the same order.
+    Rewrites the leaf children in ``node_child`` and the group sizes in
+    ``tree_info[:, 7:10]``; returns the old leaf of each new leaf.
+    """
+    count = len(modes)
+    group = _GROUP_OF_MODE[modes]
+    order = np.lexsort((np.arange(count), group, leaf_tree))
+    new_of_old = np.empty(count, dtype=np.int64)
+    new_of_old[order] = np.arange(count)
+    num_trees = len(tree_info)
+    node_tree = np.repeat(np.arange(num_trees), tree_info[:, TREE_NUM_NODES])
+    nodes = tree_info[node_tree, TREE_NUM_NODES][:, np.newaxis]
+    first_leaf = tree_info[node_tree, TREE_LEAF_START][:, np.newaxis]
+    is_leaf = node_child >= nodes
+    old_leaf = np.where(is_leaf, first_leaf + node_child - nodes, 0)
+    node_child[:] = np.where(is_leaf, nodes + new_of_old[old_leaf] - first_leaf, node_child)
+    for column, value in ((7, 0), (8, 1), (9, 2)):
+        tree_info[:, column] = np.bincount(leaf_tree[group == value], minlength=num_trees)
+    return order
 
 
 def _table_starts(modes: np.ndarray, depths: np.ndarray) -> tuple[np.ndarray, int]:
@@ -394,27 +429,33 @@ def build_forest(
         _pair_siblings(modes, depths, pairs)
         for left_leaf, right_leaf, bit in pairs:
             partner[left_leaf], pair_bit[left_leaf] = right_leaf, bit
+    tree_info = np.zeros((len(tree_rows), 10), dtype=np.int64)
+    if tree_rows:
+        tree_info[:, :5] = np.array(tree_rows, dtype=np.int64)
+    node_child = np.array([r[1:3] for r in node_rows], dtype=np.int64).reshape(-1, 2)
+    leaf_tree = np.array(leaf_trees, dtype=np.int64)
+    order = _visit_order(modes, leaf_tree, tree_info, node_child)
+    depths, modes, pair_bit = depths[order], modes[order], pair_bit[order]
+    slot_starts = np.array(leaf_slot_starts, dtype=np.int64)[order]
+    new_of_old = np.empty_like(order)
+    new_of_old[order] = np.arange(len(order))
+    partner = np.where(modes == MODE_PAIR, new_of_old[partner[order]], 0)
     starts, total = _table_starts(modes, depths)
-    leaf_info = np.stack(
-        [depths, np.array(leaf_slot_starts, dtype=np.int64), modes, starts, partner, pair_bit], 1
-    )
+    leaf_info = np.stack([depths, slot_starts, modes, starts, partner, pair_bit], 1)
     weights = shapley_weights(max_depth)
-    leaf_value = np.array(leaf_values, dtype=np.float64)
+    leaf_value = np.array(leaf_values, dtype=np.float64)[order]
     slot_zero = np.array(slot_zeros, dtype=np.float64)
     tables = np.zeros(total)
     table_depth = int(depths[modes != MODE_DIRECT].max()) if np.any(modes != MODE_DIRECT) else 0
     fill_tables(leaf_info, leaf_value, slot_zero, weights, tables, table_depth)
-    tree_info = np.zeros((len(tree_rows), 7), dtype=np.int64)
-    if tree_rows:
-        tree_info[:, :5] = np.array(tree_rows, dtype=np.int64)
-    op_features, op_indexes = _vector_ops(leaf_info, tree_info, np.array(leaf_trees), slot_features)
+    op_features, op_indexes = _vector_ops(leaf_info, tree_info, leaf_tree, slot_features)
     return FlatForest(
         num_features=num_features,
         num_services=len(boosters),
         tree_info=tree_info,
         node_feature=np.array([r[0] for r in node_rows], dtype=np.int32),
         node_flags=np.array([r[3] for r in node_rows], dtype=np.int64),
-        node_child=np.array([r[1:3] for r in node_rows], dtype=np.int32).reshape(-1, 2),
+        node_child=node_child.astype(np.int32),
         node_cat=np.array(cat_rows, dtype=np.int32).reshape(-1, 2),
         node_threshold=np.array(thresholds, dtype=np.float64),
         cat_bits=np.concatenate(cat_words).astype(np.uint32),

@@ -325,45 +325,47 @@ def _explain_tree(
         mask = masks[local]
         masks[node_child[node, 0]] = mask & ~(bit & -(left ^ 1))
         masks[node_child[node, 1]] = mask & ~(bit & -left)
-    # entries: vector-mode leaves' entry by local leaf, then (from max_leaves) the
-    # local indexes of the leaves computed after the vector stream
-    max_leaves = entries.shape[0] // 2
-    deferred = 0
+    # Leaves are grouped per tree (see ``forest``): sibling pairs, vector leaves,
+    # subset and direct leaves, then the right leaves of pairs; no mode branch.
+    pair_end = tree_info[tree, 7]
+    vector_end = pair_end + tree_info[tree, 8]
+    other_end = vector_end + tree_info[tree, 9]
     for local in range(num_leaves):
+        if masks[num_nodes + local] == FULL_MASK:
+            raw[service] += leaf_value[leaf_start + local]
+    for local in range(pair_end):
         leaf = leaf_start + local
-        mask = masks[num_nodes + local]
-        if mask == FULL_MASK:
-            raw[service] += leaf_value[leaf]
         depth = leaf_info[leaf, 0]
-        mode = leaf_info[leaf, 2]
-        start = leaf_info[leaf, 3]
-        hot = mask & ((np.int64(1) << depth) - 1)
-        if mode == MODE_PAIRED:
-            continue
-        if mode >= MODE_VECTORS:  # vectors or pair (paired leaves skipped above)
-            entry = start + hot * depth
-            if mode == MODE_PAIR:
-                partner = leaf_info[leaf, 4] - leaf_start
-                went_right = (masks[num_nodes + partner] >> leaf_info[leaf, 5]) & 1
-                entry += (hot + went_right) * depth
-            entries[local] = entry
-            prefetch(tables, entry)
-            prefetch(tables, entry + depth - 1)
-            continue
-        # the other leaves wait until the vector stream is done, their entries fetched
-        entries[max_leaves + deferred] = local
-        deferred += 1
-        if mode == MODE_SUBSETS:
+        hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
+        partner = leaf_info[leaf, 4] - leaf_start
+        went_right = (masks[num_nodes + partner] >> leaf_info[leaf, 5]) & 1
+        entry = leaf_info[leaf, 3] + (2 * hot + went_right) * depth
+        entries[local] = entry
+        prefetch(tables, entry)
+        prefetch(tables, entry + depth - 1)
+    for local in range(pair_end, vector_end):
+        leaf = leaf_start + local
+        depth = leaf_info[leaf, 0]
+        hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
+        entry = leaf_info[leaf, 3] + hot * depth
+        entries[local] = entry
+        prefetch(tables, entry)
+        prefetch(tables, entry + depth - 1)
+    for local in range(vector_end, other_end):
+        leaf = leaf_start + local
+        if leaf_info[leaf, 2] == MODE_SUBSETS:
+            depth = leaf_info[leaf, 0]
+            hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
+            start = leaf_info[leaf, 3]
             prefetch(tables, start + hot)
             for j in range(depth):
-                if (hot >> j) & 1:
-                    prefetch(tables, start + (hot ^ (np.int64(1) << j)))
+                prefetch(tables, start + (hot ^ (((hot >> j) & 1) << j)))
     # Leaves with contribution vectors: one flat stream of (feature, entry) pairs.
     for op in range(tree_info[tree, 5], tree_info[tree, 5] + tree_info[tree, 6]):
         index = op_index[op]
         contrib[op_feature[op]] += tables[entries[index >> 6] + (index & 63)]
-    for waiting in range(deferred):
-        local = entries[max_leaves + waiting]
+    # Subset and direct leaves last, their table entries fetched meanwhile.
+    for local in range(vector_end, other_end):
         leaf = leaf_start + local
         depth = leaf_info[leaf, 0]
         _leaf_without_vectors(
@@ -412,7 +414,7 @@ def explain_one(
     """Contributions ``out`` (services, features + 1) and raw scores ``raw`` of one row.
 
     ``out`` and ``raw`` are overwritten; ``masks`` (nodes + leaves of the largest
-    tree), ``entries`` (twice the leaves), ``poly`` (depth + 2) and ``features``/``codes``
+    tree), ``entries`` (leaves), ``poly`` (depth + 2) and ``features``/``codes``
     (3 x features, features) are scratch.
     """
     num_features = row.shape[0]
@@ -486,7 +488,7 @@ def explain_rows(
     """
     num_features = rows.shape[1]
     masks = np.empty(max_masks, dtype=np.int64)
-    entries = np.empty(2 * max_leaves, dtype=np.int64)
+    entries = np.empty(max_leaves, dtype=np.int64)
     poly = np.empty(max_depth + 2)
     features = np.empty((BLOCK_ROWS, 3, num_features))
     codes = np.empty((BLOCK_ROWS, num_features), dtype=np.int64)

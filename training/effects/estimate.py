@@ -9,10 +9,15 @@ For each service ``s`` the contrast population is the eligible clients who recei
    (:func:`training.effects.inference.dr_pseudo_outcome`);
 3. the average effect, its interval and the sensitivity bounds come from DoubleML's IRM
    fed with these nuisances (:func:`training.effects.inference.doubleml_average_effect`);
-4. the final stage is a LightGBM regressor of ``phi`` on the features (so what is served
-   is LightGBM text; no distillation needed): fitted per fold for out-of-fold estimates
-   and the number of rounds (early stopping on held-out ``phi``), then on all clients;
-5. the interval table: out-of-fold estimates are cut into bands, and each band's
+4. the final stage is a LightGBM regressor on the features fitted with the R-loss
+   (:func:`training.effects.inference.r_learner_target`: label ``(Y - m)/(D - e)``,
+   weight ``(D - e)^2``), so what is served is LightGBM text and no distillation is
+   needed: fitted per fold for out-of-fold estimates and the number of rounds (early
+   stopping on the held-out fold's R-loss), then on all clients. The doubly robust
+   ``phi`` is kept for everything that is an average (effects, groups, bands): its
+   ``1/e`` terms make it a very noisy regression target where few clients got a
+   service, which let noisy services win the top of a benefit ranking by chance;
+6. the interval table: out-of-fold estimates are cut into bands, and each band's
    doubly robust average with its 95 % interval is what a served estimate in that band
    is shown with.
 """
@@ -41,6 +46,7 @@ from training.effects.inference import (
     doubleml_average_effect,
     dr_pseudo_outcome,
     mean_interval,
+    r_learner_target,
 )
 from training.effects.nuisance import BASE_PARAMS, MIN_ARM_CLIENTS, Nuisances, cross_fit_nuisances
 
@@ -131,10 +137,13 @@ def _bands(estimates: np.ndarray, pseudo: np.ndarray, treated: int) -> list[Inte
     return bands
 
 
-def _final_dataset(history: History, rows: np.ndarray, label: np.ndarray) -> lgb.Dataset:
+def _final_dataset(
+    history: History, rows: np.ndarray, label: np.ndarray, weight: np.ndarray
+) -> lgb.Dataset:
     return lgb.Dataset(
         history.matrix[rows],
         label=label,
+        weight=weight,
         feature_name=history.feature_names,
         categorical_feature=history.categorical_features,
         params={"verbose": -1, "max_bin": FINAL_PARAMS["max_bin"]},
@@ -145,16 +154,21 @@ def _final_dataset(history: History, rows: np.ndarray, label: np.ndarray) -> lgb
 def _final_stage(
     history: History,
     rows: np.ndarray,
-    pseudo: np.ndarray,
+    target: tuple[np.ndarray, np.ndarray],
     folds: np.ndarray,
     *,
     seed: int,
     num_threads: int,
 ) -> tuple[lgb.Booster, np.ndarray, int]:
-    """Per-fold fits (out-of-fold estimates, rounds by early stopping), then one on all."""
+    """Per-fold fits (out-of-fold estimates, rounds by early stopping), then one on all.
+
+    ``target`` is the R-learner's (label, weight) of the rows in ``rows``.
+    """
     params = {**FINAL_PARAMS, "seed": seed, "num_threads": num_threads}
     label = np.zeros(len(rows))
-    label[rows] = pseudo
+    label[rows] = target[0]
+    weight = np.zeros(len(rows))
+    weight[rows] = target[1]
     out_of_fold = np.full(len(rows), np.nan)
     rounds = []
     for fold in np.unique(folds[rows]):
@@ -162,16 +176,16 @@ def _final_stage(
         valid = rows & (folds == fold)
         booster = lgb.train(
             params,
-            _final_dataset(history, train, label[train]),
+            _final_dataset(history, train, label[train], weight[train]),
             FINAL_MAX_ROUNDS,
-            valid_sets=[_final_dataset(history, valid, label[valid])],
+            valid_sets=[_final_dataset(history, valid, label[valid], weight[valid])],
             callbacks=[lgb.early_stopping(FINAL_EARLY_STOPPING, verbose=False)],
         )
         best = max(int(booster.best_iteration or FINAL_MAX_ROUNDS), FINAL_MIN_ROUNDS)
         rounds.append(best)
         out_of_fold[valid] = booster.predict(history.matrix[valid], num_iteration=best)
     best_rounds = int(np.mean(rounds))
-    final = lgb.train(params, _final_dataset(history, rows, label[rows]), best_rounds)
+    final = lgb.train(params, _final_dataset(history, rows, label[rows], weight[rows]), best_rounds)
     return final, out_of_fold, best_rounds
 
 
@@ -274,8 +288,9 @@ def fit_effects(
             history.matrix[rows], outcome, treated, propensity[rows], mu_treated, mu_control, **cf
         )
         if final_stage:
+            target = r_learner_target(outcome, treated, propensity[rows], mu_treated, mu_control)
             booster, out_of_fold, best_rounds = _final_stage(
-                history, rows, pseudo, nuisances.folds, seed=seed, num_threads=num_threads
+                history, rows, target, nuisances.folds, seed=seed, num_threads=num_threads
             )
             bands = _bands(out_of_fold[rows], pseudo, int(treated.sum()))
         else:
@@ -317,7 +332,10 @@ def fit_effects(
         effects=served,
         services=history.services,
         metadata={
-            "method": "cross-fitted DR-learner, LightGBM nuisances and final stage",
+            "method": (
+                "cross-fitted nuisances (LightGBM); R-learner final stage (LightGBM); "
+                "doubly robust averages, groups and interval bands"
+            ),
             "n_folds": n_folds,
             "seed": seed,
             "min_propensity": min_propensity,

@@ -59,6 +59,27 @@ def dr_pseudo_outcome(
     )
 
 
+def r_learner_target(
+    outcome: np.ndarray,
+    treated: np.ndarray,
+    propensity: np.ndarray,
+    mu_treated: np.ndarray,
+    mu_control: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label and weight of the R-learner final stage (Nie and Wager 2021).
+
+    Minimising ``sum w (label - tau(x))^2`` with ``label = (Y - m) / (D - e)`` and
+    ``w = (D - e)^2``, where ``m = e mu_1 + (1 - e) mu_0`` is the outcome's mean given
+    ``x``, is the R-loss ``sum ((Y - m) - (D - e) tau(x))^2``. Unlike the doubly robust
+    pseudo-outcome, no ``1/e`` term blows up when few clients received the service.
+    """
+    d = treated.astype(np.float64)
+    mean_outcome = propensity * mu_treated + (1.0 - propensity) * mu_control
+    residual = d - propensity
+    label = (outcome - mean_outcome) / residual
+    return np.asarray(label, dtype=np.float64), np.asarray(residual**2, dtype=np.float64)
+
+
 def mean_interval(values: np.ndarray) -> tuple[float, float, float]:
     """Return the mean and its normal 95 % interval."""
     mean = float(np.mean(values))

@@ -6,7 +6,9 @@ and with none. No answer may be a 5xx; each must have a documented status, conte
 type, headers and body schema; every 4xx must be an ``application/problem+json``.
 
 Bounded for CI: ``TARVE_FUZZ_EXAMPLES`` examples per operation and role (default 5,
-no shrinking). ``make fuzz`` runs the same test longer, with shrinking.
+no shrinking). ``ignored_auth`` also resends each keyed success without a key and
+with a wrong one, expecting a 401. ``make fuzz`` runs the same test longer, with
+shrinking.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
@@ -61,6 +64,7 @@ def problem_json_on_4xx(ctx: Any, response: Any, case: Any) -> bool | None:
 
 CHECKS = [
     not_a_server_error,
+    ignored_auth,
     negative_data_rejection,
     status_code_conformance,
     content_type_conformance,
@@ -78,7 +82,15 @@ def keys(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[
     Schemathesis runs the app's lifespan itself (once, on loading the schema).
     """
     database = tmp_path_factory.mktemp("fuzz") / "service.db"
-    app = create_app(make_settings(model_dir, f"sqlite:///{database}"))
+    # The unknown-key budget (429 before any lookup) is raised: ignored_auth's probes
+    # with wrong keys must reach the key check (401), which is what they test.
+    settings = make_settings(
+        model_dir,
+        f"sqlite:///{database}",
+        rate_limit_auth_failures_per_minute=1_000_000.0,
+        rate_limit_auth_failures_burst=1_000_000,
+    )
+    app = create_app(settings)
     api_schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     made = {
         role.value: create_key(app.state.database, name=f"fuzz-{role.value}", role=role)[1]
