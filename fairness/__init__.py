@@ -18,11 +18,13 @@ promote``, and :func:`record_override` records a human decision to release anywa
 The report (:class:`AuditReport`) is typed data: pydantic models whose JSON dump is the
 stored, versioned document, read back with :meth:`AuditReport.from_dict`.
 :func:`render_html` renders it from Jinja2 templates as one self-contained page in any
-of the report's languages; :func:`write_report` writes both. The method is described in
-``docs/fairness.md``.
+of the report's languages; :func:`write_report` writes both. With effect models, the report
+also has the *benefit view* (:mod:`fairness.benefit`): estimated benefit by group, and who
+would get each service under a benefit rule against a need rule. The method is
+described in ``docs/fairness.md``.
 """
 
-from fairness.audit import audit_model, audit_predictions_file, run_audit
+from fairness.audit import audit_model, audit_predictions_file, run_audit, with_benefit_view
 from fairness.gate import gate_failures, record_override
 from fairness.policy import Policy, load_policy
 from fairness.report import AuditReport, Override
@@ -39,5 +41,6 @@ __all__ = [
     "record_override",
     "render_html",
     "run_audit",
+    "with_benefit_view",
     "write_report",
 ]

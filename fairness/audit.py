@@ -22,6 +22,7 @@ import pandas as pd
 from fairness import intervals as ci
 from fairness.allocation import allocation_view
 from fairness.assemble import AuditArrays, cell_indices, service_audits, worst_status
+from fairness.benefit import BenefitInputs, benefit_view, model_benefit_inputs
 from fairness.estimates import cell_metrics, comparisons, flag_estimates, reference_counts
 from fairness.intervals import Array
 from fairness.metrics import GroupStatistics, Partition, build_partitions, group_statistics
@@ -261,6 +262,8 @@ def run_audit(
     top_k: int = 3,
     allocation: bool = True,
     languages: Sequence[str] = LANGUAGES,
+    benefit: BenefitInputs | None = None,
+    benefit_note: str | None = None,
 ) -> AuditReport:
     """Audit predictions for every service, group and pair of groups.
 
@@ -290,6 +293,11 @@ def run_audit(
         same clients; it is skipped when there are no more services than ``top_k``).
     languages : sequence of str, default ("fi", "sv", "en")
         The languages the report can be rendered in (the schema's languages).
+    benefit : BenefitInputs, optional
+        Estimated benefits, need scores and capacities (row-aligned with ``labels``):
+        adds the benefit view (:mod:`fairness.benefit`).
+    benefit_note : str, optional
+        Why there is no benefit view (stored when ``benefit`` is None).
 
     Returns
     -------
@@ -308,6 +316,9 @@ def run_audit(
     )
     view, note = _allocation(inputs, partitions, policy, wanted=allocation, top_k=top_k)
     model, data = _stamps(metadata, inputs, frames)
+    benefits = None
+    if benefit is not None:
+        benefits = benefit_view(partitions, benefit, policy=policy, z=ci.z_value(policy.confidence))
     return AuditReport(
         verdict=worst_status(block.verdict for block in parts.services),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -322,6 +333,8 @@ def run_audit(
         suppressed=parts.suppressed,
         allocation=view,
         allocation_note=note,
+        benefit=benefits,
+        benefit_note=None if benefits is not None else benefit_note,
     )
 
 
@@ -402,6 +415,7 @@ def audit_model(
     meta.update(metadata or {})
     meta.setdefault("data_fingerprint", data_fingerprint(frame))
     meta.setdefault("schema", schema.name)
+    benefit, benefit_note = model_benefit_inputs(model, frame, scores)
     return run_audit(
         labels=labels,
         scores=scores,
@@ -411,7 +425,35 @@ def audit_model(
         service_labels={spec.name: spec.label.model_dump() for spec in specs},
         metadata=meta,
         top_k=top_k,
+        benefit=benefit,
+        benefit_note=benefit_note,
     )
+
+
+def with_benefit_view(
+    report: AuditReport,
+    model: ServiceNeedModel,
+    frame: pd.DataFrame,
+    *,
+    scores: pd.DataFrame,
+    policy: Policy | None = None,
+) -> AuditReport:
+    """Return ``report`` with the benefit view of ``model`` on ``frame`` (the audited data).
+
+    For an audit made before the effect models existed (training fits them after the
+    audit): the same groups, suppression and confidence as :func:`audit_model`.
+    """
+    from models.groups import audit_group_frame
+
+    policy = policy if policy is not None else report.policy
+    benefit, note = model_benefit_inputs(model, frame, scores)
+    if benefit is None:
+        return report.model_copy(update={"benefit": None, "benefit_note": note})
+    partitions = build_partitions(
+        audit_group_frame(model.schema, frame), intersections=policy.intersections
+    )
+    view = benefit_view(partitions, benefit, policy=policy, z=ci.z_value(policy.confidence))
+    return report.model_copy(update={"benefit": view, "benefit_note": None})
 
 
 # -- any system's predictions file ----------------------------------------------------------

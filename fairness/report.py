@@ -3,8 +3,8 @@
 The report is the whole result of an audit and needs nothing else to be read again:
 :func:`fairness.render_html` renders it, :func:`fairness.gate_failures` re-judges it
 under another policy, years later and without the data. ``report.model_dump(mode="json")``
-is the JSON document (``format_version`` 2); :meth:`AuditReport.from_dict` (a checked
-``model_validate``) reads a stored one back.
+is the JSON document (``format_version`` 3); :meth:`AuditReport.from_dict` (a checked
+``model_validate``) reads a stored one back, and reads version 2 (no benefit view) too.
 
 Outline::
 
@@ -22,6 +22,8 @@ Outline::
       findings: [Finding]          every failing or uncertain flag
       suppressed: [SuppressedCell] cells too small to show, and for which services
       allocation: Allocation       top-k share against need rate, per group
+      benefit: BenefitView         estimated benefit by group; who gets each service under
+                                   a benefit rule against a need rule (effect models only)
       overrides: [Override]        human decisions to release anyway
 """
 
@@ -36,7 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fairness.policy import Metric, Policy
 
 FORMAT: Literal["tarve-fairness-audit"] = "tarve-fairness-audit"
-FORMAT_VERSION: Literal[2] = 2
+FORMAT_VERSION: Literal[3] = 3
+READABLE_VERSIONS = (2, 3)
+"""Versions :meth:`AuditReport.from_dict` reads: 2 is 3 without the benefit view."""
 VERDICTS = ("pass", "fail", "uncertain")
 REQUIRED_KEYS = (
     "format_version",
@@ -271,6 +275,54 @@ class Allocation(_Part):
     suppressed: list[CellKey]
 
 
+class BenefitShare(_Part):
+    """One group and service in the benefit view.
+
+    ``mean_benefit`` is the mean estimated benefit among the group's clients with an
+    estimate (``estimable`` of them), with a normal interval over those clients. The
+    shares are of the group's clients given the service under each rule; ``difference``
+    is the benefit rule's share minus the need rule's.
+    """
+
+    estimable: int
+    mean_benefit: Estimate
+    need_rule_share: Estimate
+    benefit_rule_share: Estimate
+    difference: Estimate
+
+
+class BenefitGroup(_Part):
+    """The benefit view of one group (or the population)."""
+
+    kind: CellKind
+    attributes: list[str]
+    values: list[str]
+    n: int
+    services: dict[str, BenefitShare]
+
+    @property
+    def label(self) -> str:
+        """``attribute = value`` pairs joined by ``&``."""
+        return " & ".join(f"{a} = {v}" for a, v in zip(self.attributes, self.values, strict=True))
+
+
+class BenefitView(_Part):
+    """Estimated benefit by group, and who would get each service under two rules.
+
+    Both rules hand out the services that have an effect model, each client at most one
+    and each service at most its ``capacity`` (how many clients received it in the
+    audited history), greedily: the need rule by calibrated probability among eligible
+    clients, the benefit rule by estimated benefit among clients with an estimate above
+    zero. Benefits are in probability points (a fraction) of the six-month outcome.
+    """
+
+    services: list[str]
+    capacity: dict[str, int]
+    unit: Literal["probability points"] = "probability points"
+    groups: list[BenefitGroup]
+    suppressed: list[CellKey]
+
+
 class Override(_Part):
     """A human decision to release a version despite what blocks it.
 
@@ -359,7 +411,7 @@ class AuditReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["tarve-fairness-audit"] = FORMAT
-    format_version: Literal[2] = FORMAT_VERSION
+    format_version: Literal[3] = FORMAT_VERSION
     verdict: Verdict
     created_at: str
     languages: list[str] = Field(default_factory=lambda: ["fi", "sv", "en"])
@@ -373,6 +425,8 @@ class AuditReport(BaseModel):
     suppressed: list[SuppressedCell]
     allocation: Allocation | None
     allocation_note: str | None
+    benefit: BenefitView | None = None
+    benefit_note: str | None = None
     overrides: list[Override] = Field(default_factory=list)
 
     # -- reading ----------------------------------------------------------------------
@@ -441,13 +495,17 @@ class AuditReport(BaseModel):
         """
         if not isinstance(data, dict):
             raise ValueError(MSG_NOT_A_REPORT.format(problem="the top level must be a mapping"))
-        if data.get("format_version") != FORMAT_VERSION:
+        if data.get("format_version") not in READABLE_VERSIONS:
             raise ValueError(
-                MSG_FORMAT_VERSION.format(found=data.get("format_version"), expected=FORMAT_VERSION)
+                MSG_FORMAT_VERSION.format(
+                    found=data.get("format_version"), expected=list(READABLE_VERSIONS)
+                )
             )
         missing = [key for key in REQUIRED_KEYS if key not in data]
         if missing:
             raise ValueError(MSG_NOT_A_REPORT.format(problem=f"missing keys {missing}"))
+        if data.get("format_version") == 2:  # the same shape without the benefit view
+            data = {**data, "format_version": FORMAT_VERSION}
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

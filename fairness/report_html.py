@@ -434,7 +434,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(value=format_value, interval=format_interval, percent=_percent)
+    environment.filters.update(
+        value=format_value, interval=format_interval, percent=_percent, points=_points
+    )
     environment.globals.update(
         colours=STATUS_COLOURS,
         comparison=_comparison,

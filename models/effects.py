@@ -158,10 +158,13 @@ class PropensityModel:
     choice: lgb.Booster
     arms: list[str]
 
-    def arm_probability(self, matrix: np.ndarray) -> np.ndarray:
+    def arm_probability(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         """``P(arm | x)``, shape (rows, arms); rows sum to one."""
-        any_service = np.asarray(self.activation.predict(matrix))
-        which = np.asarray(self.choice.predict(matrix)).reshape(len(matrix), len(self.arms) - 1)
+        params = _thread_params(num_threads)
+        any_service = np.asarray(self.activation.predict(matrix, **params))
+        which = np.asarray(self.choice.predict(matrix, **params)).reshape(
+            len(matrix), len(self.arms) - 1
+        )
         return np.column_stack([1.0 - any_service, any_service[:, None] * which])
 
 
@@ -249,12 +252,12 @@ class ServiceEffectModels:
             self._feature_to_field[feature, field_index[name]] = 1.0
 
     # -- prediction --------------------------------------------------------------------
-    def propensities(self, matrix: np.ndarray) -> np.ndarray:
+    def propensities(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         """Compute ``P(service | x, service or none)`` per service, shape (rows, services).
 
         NaN for a service without an effect model.
         """
-        arm_probability = self.propensity.arm_probability(matrix)
+        arm_probability = self.propensity.arm_probability(matrix, num_threads=num_threads)
         control = arm_probability[:, 0]
         out = np.full((len(matrix), len(self.services)), np.nan)
         for column, service in enumerate(self.services):
@@ -263,7 +266,9 @@ class ServiceEffectModels:
                 out[:, column] = treated / np.maximum(treated + control, 1e-12)
         return out
 
-    def predict_matrix(self, matrix: np.ndarray, eligible: np.ndarray) -> BenefitTable:
+    def predict_matrix(
+        self, matrix: np.ndarray, eligible: np.ndarray, *, num_threads: int = 0
+    ) -> BenefitTable:
         """Benefit estimates for an encoded matrix and its eligibility, (rows, services).
 
         Parameters
@@ -272,6 +277,8 @@ class ServiceEffectModels:
             Output of :class:`models.features.FeatureEncoder`.
         eligible : ndarray of bool, shape (rows, services)
             Eligibility per service, in the order of :attr:`services`.
+        num_threads : int, default 0
+            LightGBM threads (0: its default; 1 is fastest for a single row).
 
         Returns
         -------
@@ -283,7 +290,8 @@ class ServiceEffectModels:
         lower = np.full(shape, np.nan)
         upper = np.full(shape, np.nan)
         status = np.full(shape, STATUS_NO_MODEL, dtype=object)
-        propensity = self.propensities(matrix)
+        propensity = self.propensities(matrix, num_threads=num_threads)
+        params = _thread_params(num_threads)
         for column, service in enumerate(self.services):
             effect = self.effects.get(service)
             if effect is None:
@@ -297,7 +305,7 @@ class ServiceEffectModels:
                 np.where(inside, STATUS_ESTIMATED, STATUS_OUTSIDE_SUPPORT),
             )
             if ok.any():
-                values = np.asarray(effect.booster.predict(matrix[ok], raw_score=True))
+                values = np.asarray(effect.booster.predict(matrix[ok], raw_score=True, **params))
                 band_low, band_high = effect.interval(values)
                 estimate[ok, column] = values
                 lower[ok, column] = band_low
@@ -310,7 +318,9 @@ class ServiceEffectModels:
         eligible = eligibility_matrix(self.schema, frame, self.services)
         return self.predict_matrix(matrix, eligible).frame(frame.index)
 
-    def contributions(self, matrix: np.ndarray, service: str) -> tuple[np.ndarray, np.ndarray]:
+    def contributions(
+        self, matrix: np.ndarray, service: str, *, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact TreeSHAP of a service's final stage, summed per input field.
 
         Returns
@@ -323,9 +333,9 @@ class ServiceEffectModels:
             known = list(self.effects)
             raise KeyError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
         booster = self.effects[service].booster
-        contrib = np.asarray(booster.predict(matrix, pred_contrib=True)).reshape(
-            len(matrix), matrix.shape[1] + 1
-        )
+        contrib = np.asarray(
+            booster.predict(matrix, pred_contrib=True, **_thread_params(num_threads))
+        ).reshape(len(matrix), matrix.shape[1] + 1)
         return contrib[:, :-1] @ self._feature_to_field, contrib[:, -1]
 
     # -- persistence -----------------------------------------------------------------------
@@ -412,6 +422,11 @@ class ServiceEffectModels:
 def has_effects(directory: str | Path) -> bool:
     """Whether a model artifact directory holds effect models."""
     return (Path(directory) / EFFECTS_DIR / EFFECTS_MANIFEST).is_file()
+
+
+def _thread_params(num_threads: int) -> dict[str, Any]:
+    """LightGBM prediction parameters for ``num_threads`` (0: none, LightGBM's default)."""
+    return {"num_threads": num_threads} if num_threads else {}
 
 
 def _json_default(value: Any) -> Any:

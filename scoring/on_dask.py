@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.benefit import benefit_table
 from models.drift import DriftPolicy, ProfileAccumulator, ReferenceProfile, compare_profiles
 from models.extract.fingerprint import file_fingerprint
 from models.extract.validation import ExtractValidationError, validate_frame
@@ -139,10 +140,13 @@ def _score_partition(
             num_threads=options.num_threads or 1,
         )
         ids = canonical[model.schema.id_column].to_numpy(dtype=object)
-        table = OutputBuilder(model, lang=options.lang, top_k=options.top_k).table(
-            ids, ranked, explain=explain
+        benefit = benefit_table(
+            model, ranked.matrix, ranked.eligible, num_threads=options.num_threads or 1
         )
-        writer.write(number, table, chunk_counts(model.services, ranked))
+        table = OutputBuilder(model, lang=options.lang, top_k=options.top_k).table(
+            ids, ranked, explain=explain, benefit=benefit
+        )
+        writer.write(number, table, chunk_counts(model.services, ranked, benefit))
     counts = {name: value.model_dump() for name, value in writer.counts(number).items()}
     return pd.DataFrame({"number": [number], "rows": [len(frame)], "counts": [counts]})
 

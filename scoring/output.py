@@ -15,6 +15,16 @@ Columns (Parquet types; CSV writes the same as text):
                               contribution, text}; ``value`` is JSON text (``18``,
                               ``true``, ``"vocational"``, ``null``); null without
                               reasons. CSV: the API's JSON array as text.
+``benefit_estimate``          expected benefit (the API's ``expected_benefit``):
+                              change in the probability of employment or education
+                              within six months, probability points as a fraction;
+                              null when not estimable
+``benefit_low``,              its interval (level 0.95); null when not estimable
+``benefit_high``
+``benefit_status``            ``estimated``, or why not: ``not_eligible``,
+                              ``outside_common_support``, ``no_effect_model`` (the
+                              API's ``reason_code``; every row of a model without
+                              effect models says ``no_effect_model``)
 ============================  ====================================================
 
 Everything is built with array operations: value texts and sentences are made once per
@@ -31,6 +41,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from models.benefit import benefit_table
+from models.effects import BenefitTable
 from models.model import ServiceNeedModel
 from models.ranking import RankedFrame
 from models.reasons import format_value, reason_text
@@ -64,6 +76,10 @@ OUTPUT_SCHEMA = pa.schema(
         ("base_value", pa.float64()),
         ("sources_used", pa.dictionary(pa.int32(), pa.string())),
         ("reasons", pa.list_(REASON_TYPE)),
+        ("benefit_estimate", pa.float64()),
+        ("benefit_low", pa.float64()),
+        ("benefit_high", pa.float64()),
+        ("benefit_status", pa.dictionary(pa.int32(), pa.string())),
     ]
 )
 
@@ -216,9 +232,22 @@ class OutputBuilder:
         return pa.ListArray.from_arrays(pa.array(offsets), children, type=pa.list_(REASON_TYPE))
 
     # -- the table ------------------------------------------------------------------------
-    def table(self, client_refs: np.ndarray, ranked: RankedFrame, *, explain: bool) -> pa.Table:
-        """Build the output rows of one chunk (see the module docstring)."""
+    def table(
+        self,
+        client_refs: np.ndarray,
+        ranked: RankedFrame,
+        *,
+        explain: bool,
+        benefit: BenefitTable | None = None,
+    ) -> pa.Table:
+        """Build the output rows of one chunk (see the module docstring).
+
+        ``benefit`` is :func:`models.benefit.benefit_table` of the chunk (computed here
+        when not given).
+        """
         rows = len(client_refs)
+        if benefit is None:
+            benefit = benefit_table(self.model, ranked.matrix, ranked.eligible)
         order = ranked.order[:, : self.keep]
         flat = order.reshape(-1).astype(np.int32)
 
@@ -254,8 +283,26 @@ class OutputBuilder:
                 pa.array(np.repeat(source_codes, self.keep)), source_texts
             ),
             reasons,
+            *self._benefit_columns(benefit, order),
         ]
         return pa.Table.from_arrays(columns, schema=OUTPUT_SCHEMA)
+
+    def _benefit_columns(self, benefit: BenefitTable, order: np.ndarray) -> list[pa.Array]:
+        def ranked_values(values: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(values, order, axis=1).reshape(-1)
+
+        estimate = ranked_values(benefit.estimate)
+        low = ranked_values(benefit.lower)
+        high = ranked_values(benefit.upper)
+        statuses, codes = np.unique(ranked_values(benefit.status).astype(str), return_inverse=True)
+        return [
+            pa.array(estimate, mask=np.isnan(estimate)),
+            pa.array(low, mask=np.isnan(low)),
+            pa.array(high, mask=np.isnan(high)),
+            pa.DictionaryArray.from_arrays(
+                pa.array(codes.reshape(-1).astype(np.int32)), pa.array(statuses, pa.string())
+            ),
+        ]
 
 
 def text_columns(table: pa.Table) -> pa.Table:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.benefit import benefit_table
 from models.drift import (
     DriftPolicy,
     DriftReport,
@@ -355,8 +356,11 @@ def score_chunks(
             num_threads=options.num_threads,
             raw_scores=None if prepared.raw_scores is None else prepared.raw_scores.result(),
         )
-        table = builder.table(prepared.client_refs, ranked, explain=explain)
-        counts = chunk_counts(model.services, ranked)
+        benefit = benefit_table(
+            model, ranked.matrix, ranked.eligible, num_threads=options.num_threads
+        )
+        table = builder.table(prepared.client_refs, ranked, explain=explain, benefit=benefit)
+        counts = chunk_counts(model.services, ranked, benefit)
         writer.write(chunk.index, table, counts)
         merge_counts(totals, counts)
         progress.advance(rows)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from models.effects import STATUS_ESTIMATED, BenefitTable
 from models.ranking import RankedFrame
 
 HISTOGRAM_BINS = 1000
@@ -21,9 +22,16 @@ class ServiceCounts(BaseModel):
     eligible: int = 0
     probability_sum: float = 0.0
     histogram: list[int] = Field(default_factory=lambda: [0] * HISTOGRAM_BINS)
+    benefit_estimated: int = 0
+    benefit_sum: float = 0.0
+    benefit_statuses: dict[str, int] = Field(default_factory=dict)
 
     def merge(self, other: ServiceCounts) -> None:
         """Add another chunk's counts."""
+        self.benefit_estimated += other.benefit_estimated
+        self.benefit_sum += other.benefit_sum
+        for status, count in other.benefit_statuses.items():
+            self.benefit_statuses[status] = self.benefit_statuses.get(status, 0) + count
         self.clients += other.clients
         self.recommended += other.recommended
         self.eligible += other.eligible
@@ -47,16 +55,38 @@ class ServiceCounts(BaseModel):
             "mean_probability": self.probability_sum / self.clients if self.clients else None,
             "probability_quantiles": quantiles,
             "probability_deciles": deciles,
+            "benefit_estimated": self.benefit_estimated,
+            "mean_benefit": self.benefit_sum / self.benefit_estimated
+            if self.benefit_estimated
+            else None,
+            "benefit_statuses": dict(sorted(self.benefit_statuses.items())),
         }
 
 
-def chunk_counts(services: list[str], ranked: RankedFrame) -> dict[str, ServiceCounts]:
-    """Per-service counts of one chunk (every client, whatever ``top_k`` keeps)."""
+def chunk_counts(
+    services: list[str], ranked: RankedFrame, benefit: BenefitTable | None = None
+) -> dict[str, ServiceCounts]:
+    """Per-service counts of one chunk (every client, whatever ``top_k`` keeps).
+
+    With ``benefit`` (the chunk's benefit table, in ``services`` order) the counts also
+    hold how many clients have an estimate, their sum, and the count of each status.
+    """
     counts: dict[str, ServiceCounts] = {}
     for column, service in enumerate(services):
         values = ranked.probability[:, column]
         bins = np.clip((values * HISTOGRAM_BINS).astype(np.int64), 0, HISTOGRAM_BINS - 1)
+        benefit_counts: dict[str, object] = {}
+        if benefit is not None:
+            status = benefit.status[:, column].astype(str)
+            estimated = status == STATUS_ESTIMATED
+            kinds, numbers = np.unique(status, return_counts=True)
+            benefit_counts = {
+                "benefit_estimated": int(estimated.sum()),
+                "benefit_sum": float(benefit.estimate[estimated, column].sum()),
+                "benefit_statuses": {str(k): int(n) for k, n in zip(kinds, numbers, strict=True)},
+            }
         counts[service] = ServiceCounts(
+            **benefit_counts,  # type: ignore[arg-type]
             clients=len(values),
             recommended=int(ranked.recommended[:, column].sum()),
             eligible=int(ranked.eligible[:, column].sum()),
@@ -109,10 +139,18 @@ def render_summary(summary: ScoreSummary) -> str:
         ),
         f"{'service':<28} {'recommended':>12} {'share':>7} {'mean p':>7} {'median p':>9}",
     ]
+    with_benefit = any(counts.get("benefit_estimated") for counts in summary.services.values())
+    if with_benefit:
+        lines[-1] += f" {'estimable':>10} {'mean benefit':>13}"
     for service, counts in summary.services.items():
         share = counts["recommended_share"] or 0.0
-        lines.append(
+        line = (
             f"{service:<28} {counts['recommended']:>12,} {100 * share:6.1f}% "
             f"{counts['mean_probability'] or 0:7.3f} {counts['probability_quantiles']['p50']:9.3f}"
         )
+        if with_benefit:
+            mean = counts.get("mean_benefit")
+            shown = "-" if mean is None else f"{mean:+.3f}"
+            line += f" {counts.get('benefit_estimated', 0):>10,} {shown:>13}"
+        lines.append(line)
     return "\n".join(lines)

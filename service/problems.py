@@ -129,6 +129,14 @@ _TYPES = [
         "The previous model keeps serving.",
     ),
     ProblemType(
+        "no-effect-models",
+        409,
+        "The served model has no effect estimates",
+        "`rank_by=benefit` orders services by expected benefit, and the served model "
+        "artifact holds no effect models (`effects/`). Ask with `rank_by=need`, or serve "
+        "a model trained with effect models (the default of `tarve train`).",
+    ),
+    ProblemType(
         "content-too-large",
         413,
         "The request body is too large",
@@ -306,6 +314,12 @@ class ModelUnavailable(ProblemError):
     """503: no model is being served."""
 
     slug = "model-unavailable"
+
+
+class NoEffectModels(ProblemError):
+    """409: ``rank_by=benefit`` asked of a model without effect models."""
+
+    slug = "no-effect-models"
 
 
 class ServiceUnavailable(ProblemError):

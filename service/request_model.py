@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from models.rules import rule_fields
 from models.schema import FieldSpec, Schema
-from service.request_parsing import strict_explain, strict_top_k
+from service.request_parsing import strict_explain, strict_explain_benefit, strict_top_k
 
 CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
@@ -263,6 +263,21 @@ def build_request_models(
         "explain": (
             Annotated[bool | None, BeforeValidator(strict_explain)],
             Field(default=None, description="Give reasons (TreeSHAP): true or false (default)."),
+        ),
+        "rank_by": (
+            Literal["need", "benefit"] | None,
+            Field(
+                default=None, description="Order of the suggestions: need (calibrated "
+                "probability, the default) or benefit (expected benefit; 409 when the served "
+                "model has no effect models)."
+            ),
+        ),
+        "explain_benefit": (
+            Annotated[bool | None, BeforeValidator(strict_explain_benefit)],
+            Field(
+                default=None, description="Give the reasons of each benefit estimate (TreeSHAP "
+                "of the effect model's final stage); default false."
+            ),
         ),
         "lang": (
             Literal[tuple(schema.languages)] | None,

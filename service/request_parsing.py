@@ -117,6 +117,25 @@ def explain_query(value: Any) -> Any:
     raise option_error("explain", MSG_EXPLAIN, value)
 
 
+MSG_EXPLAIN_BENEFIT = "explain_benefit must be true or false; got {value}"
+
+
+def strict_explain_benefit(value: Any) -> Any:
+    """``explain_benefit`` in the body: a JSON boolean (as ``explain``)."""
+    if value is None or type(value) is bool:
+        return value
+    raise option_error("explain_benefit", MSG_EXPLAIN_BENEFIT, value)
+
+
+def explain_benefit_query(value: Any) -> Any:
+    """``explain_benefit`` in the query: exactly ``true`` or ``false`` (as ``explain``)."""
+    if value is None or type(value) is bool:
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise option_error("explain_benefit", MSG_EXPLAIN_BENEFIT, value)
+
+
 def iso_datetime(name: str) -> Any:
     """Return a before-validator: an ISO 8601 date or date-time string, nothing else."""
 

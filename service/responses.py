@@ -58,6 +58,61 @@ class IgnoredFieldOut(BaseModel):
     reason: Literal["no_consent"] = Field(description="Why the field was not used.")
 
 
+class BenefitIntervalOut(BaseModel):
+    low: float = Field(description="Lower bound (probability points, as a fraction).")
+    high: float = Field(description="Upper bound (probability points, as a fraction).")
+    level: float = Field(description="Confidence level of the interval (0.95).")
+
+
+class BenefitReasonHeadings(BaseModel):
+    raises: str = Field(description="Heading of the reasons that raise the expected benefit.")
+    lowers: str = Field(description="Heading of the reasons that lower the expected benefit.")
+
+
+class ExpectedBenefitOut(BaseModel):
+    status: Literal["estimated", "not_estimable"] = Field(
+        description="estimated: estimate and interval are given; not_estimable: reason_code "
+        "and reason say why."
+    )
+    estimate: float | None = Field(
+        description="Estimated change in the probability of being employed or in education "
+        "within six months if the client receives the service instead of no service "
+        "(probability points as a fraction: 0.05 = five points). Not a need: read it next to "
+        "the probability, never instead of it."
+    )
+    interval: BenefitIntervalOut | None = Field(
+        description="Confidence interval of the estimate (null when not estimable)."
+    )
+    reason_code: Literal["not_eligible", "outside_common_support", "no_effect_model"] | None = (
+        Field(
+            description="Why not estimable: not_eligible (the service's rule excludes the "
+            "client), outside_common_support (too few comparable clients in the history got, "
+            "or did not get, the service), no_effect_model (no effect model for the service "
+            "in the served model)."
+        )
+    )
+    reason: str | None = Field(description="The reason in the response language.")
+    base_value: float | None = Field(
+        default=None,
+        description="With explain_benefit: the final-stage model's expected estimate; "
+        "base_value + reasons + other_factors = estimate (probability points).",
+    )
+    reasons: list[ReasonOut] | None = Field(
+        default=None,
+        description="With explain_benefit, for an estimate: top reasons, largest first; "
+        "contributions in probability points (not log-odds). Protected attributes are never "
+        "shown.",
+    )
+    reason_headings: BenefitReasonHeadings | None = Field(
+        default=None, description="With explain_benefit: the headings to group reasons under."
+    )
+    other_factors: list[OtherFactorOut] | None = Field(
+        default=None,
+        description="With explain_benefit: everything not shown as a reason, in probability "
+        "points.",
+    )
+
+
 class SuggestionOut(BaseModel):
     service: str
     name: str = Field(description="The service's name in the response language.")
@@ -83,6 +138,10 @@ class SuggestionOut(BaseModel):
         description="Everything not shown as a reason, each with its own figure: base_value + "
         "reasons + other_factors = raw_score."
     )
+    expected_benefit: ExpectedBenefitOut = Field(
+        description="The expected benefit of the service (effect models), or why it is not "
+        "estimable. Never changes 'recommended', which is the need model's."
+    )
 
 
 class ModelRef(BaseModel):
@@ -101,12 +160,17 @@ class RecommendationResponse(BaseModel):
     client_ref: str
     model: ModelRef
     lang: Language
+    rank_by: Literal["need", "benefit"] = Field(
+        description="The order of the suggestions: need (calibrated probability) or benefit "
+        "(expected benefit; not estimable last, then by need)."
+    )
     sources_used: list[str] = Field(description="Data sources this prediction read.")
     ignored_fields: list[IgnoredFieldOut] = Field(
         description="Fields sent but not used, with why (no values)."
     )
     suggestions: list[SuggestionOut] = Field(
-        description="Eligible services by probability, then ineligible ones."
+        description="rank_by=need: eligible services by probability, then ineligible ones; "
+        "rank_by=benefit: estimated benefits largest first, then the rest by need."
     )
 
 
@@ -121,6 +185,10 @@ class BatchRecommendationResponse(BaseModel):
     request_id: str
     model: ModelRef
     lang: Language
+    rank_by: Literal["need", "benefit"] = Field(
+        description="The order of the suggestions: need (calibrated probability) or benefit "
+        "(expected benefit; not estimable last, then by need)."
+    )
     count: int
     results: list[BatchResult] = Field(description="One per client, in request order.")
 
@@ -173,6 +241,11 @@ class ModelResponse(BaseModel):
     drift: dict[str, Any] | None = Field(
         default=None,
         description="The feed guard on the rolling window of served profiles (latest summary).",
+    )
+    effect_services: list[str] = Field(
+        default_factory=list,
+        description="Services with an effect model (expected benefit); empty: the model has "
+        "no effect models and rank_by=benefit is refused (409).",
     )
 
     model_config = {"populate_by_name": True}

@@ -15,6 +15,8 @@ import pytest
 import training  # noqa: F401  (sets OMP_WAIT_POLICY before LightGBM loads)
 from tests import support
 
+EFFECTS_REGISTER_ROWS = 12_000
+
 
 @pytest.fixture(scope="session")
 def small_register() -> pd.DataFrame:
@@ -40,6 +42,27 @@ def trained_model_dir(trained_result: Any) -> Path:
     ``fairness_audit.json``. Treat it as read-only.
     """
     return Path(trained_result.artifact_dir)
+
+
+@pytest.fixture(scope="session")
+def trained_effects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a model artifact trained once per session *with* effect models (~10 s).
+
+    The fast run of :func:`trained_result` on 12,000 rows with the effect step on (two
+    folds): need models and ``effects/`` side by side. At this size two services get an
+    effect model (job_search_coaching, labour_market_training); the others have too
+    little history and answer ``no_effect_model``. Treat it as read-only.
+    """
+    from training.pipeline import train
+
+    out = tmp_path_factory.mktemp("trained_effects") / "model"
+    result = train(
+        support.small_register(EFFECTS_REGISTER_ROWS),
+        config=support.fast_train_config(
+            output_dir=str(out), effects={"enabled": True, "n_folds": 2}
+        ),
+    )
+    return Path(result.artifact_dir)
 
 
 @pytest.fixture

@@ -14,7 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from fairness import AuditReport, audit_model, gate_failures, load_policy, write_report
+from fairness import (
+    AuditReport,
+    audit_model,
+    gate_failures,
+    load_policy,
+    with_benefit_view,
+    write_report,
+)
 from models.model import ServiceNeedModel
 from training.config import FairnessConfig
 
@@ -37,6 +44,12 @@ class FairnessOutcome:
     def stamp(self, **model_fields: Any) -> None:
         """Add fields (e.g. version, run id known only later) to the report's model section."""
         self.report = self.report.with_model_fields(**model_fields)
+
+    def add_benefit_view(
+        self, model: ServiceNeedModel, frame: pd.DataFrame, scores: pd.DataFrame
+    ) -> None:
+        """Add the benefit view once the effect models exist (they are fitted after the audit)."""
+        self.report = with_benefit_view(self.report, model, frame, scores=scores)
 
     def write(self, directory: Path) -> list[Path]:
         """Write ``fairness_audit.json`` and ``fairness_audit.html`` into ``directory``."""

@@ -243,6 +243,12 @@ def _audit_evaluate_and_publish(
                 artifact_dir=result.artifact_dir,
             )
         _record_effects(result, outcome)
+        if fairness is not None and model.effects is not None:
+            test_frame = encoded.test_frame
+            calibrated = pd.DataFrame(
+                scores.calibrated, index=test_frame.index, columns=model.services
+            )
+            fairness.add_benefit_view(model, test_frame, calibrated)
     with reporter.step("write model artifact"):
         files = steps.write_artifact(
             model,

@@ -99,4 +99,5 @@ def describe_model(  # noqa: D103
         model_schema=model.schema.to_dict(),
         metadata={key: value for key, value in metadata.items() if key not in HEADLINE_METRIC_KEYS},
         drift=service_metrics.feed_drift.summary(),
+        effect_services=[s for s in model.services if model.effects and s in model.effects.effects],
     )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fairness import AuditReport, Policy, record_override, run_audit
+from fairness.report import FORMAT_VERSION
 
 from .conftest import simulate
 
@@ -63,8 +64,11 @@ def _intervals_as_v2(value: Any) -> Any:
 
 def _v1_as_v2(v1: dict[str, Any]) -> dict[str, Any]:
     expected: dict[str, Any] = _intervals_as_v2(v1)
-    expected["format_version"] = 2
+    expected["format_version"] = FORMAT_VERSION
     expected["languages"] = ["fi", "sv", "en"]  # new in v2: the languages it renders in
+    # New in v3: the benefit view (none: this audit has no effect estimates).
+    expected["benefit"] = None
+    expected["benefit_note"] = None
     # New since v2 was first written: the artifact's manifest hash (none for this audit).
     expected["model"].setdefault("manifest_sha256", None)
     summary = expected["summary"]
