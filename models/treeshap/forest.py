@@ -22,6 +22,11 @@ in this compact per-leaf form). Leaves with more distinct features than
 ``table_limit``, or beyond the memory budget, keep no table: the kernel builds the
 polynomial of the hot features for them, ``O(d**2)`` per leaf.
 
+Two sibling leaves that both keep vectors share one table, indexed by the left leaf's
+hot set and the right leaf's bit of the parent's feature (``MODE_PAIR``): the same
+memory, one read instead of two. Each tree's leaves are renumbered in the order the
+kernel visits them (pairs, vectors, subsets and direct, right leaves of pairs).
+
 Everything else a row needs is structural and precomputed too: nodes renumbered so
 that a parent precedes its children (one forward pass propagates the hot-bit masks),
 each node's bit (the position of its feature among the distinct features of the path
