@@ -47,6 +47,7 @@ MODE_VECTORS = 2  # every slot's contribution for every hot set: d * 2**d number
 MODE_PAIR = 3  # left leaf of two sibling leaves: both leaves' vectors summed, 2 d 2**d
 MODE_PAIRED = 4  # right leaf of a pair: its contributions are in the left leaf's table
 
+PHASE_PREPARE, PHASE_FINISH = 1, 2  # _explain_tree in two halves (one-row pipeline)
 BLOCK_ROWS = 1024  # rows a block kernel takes through each tree before the next tree
 
 
@@ -286,8 +287,12 @@ def _explain_tree(
     op_index: np.ndarray,
     tables: np.ndarray,
     weights: np.ndarray,
+    phase: int = 0,
 ) -> None:  # pragma: no cover - compiled
     """Add one tree's contributions to ``contrib`` (its service's row) and leaf to ``raw``.
+
+    ``phase``: ``PHASE_PREPARE`` runs the node and leaf passes only (masks, entries,
+    prefetches, the raw score), ``PHASE_FINISH`` the table reads only, 0 both.
 
     The node pass is branch-free (a data-dependent branch per node costs more than the
     node itself): the decision is bit arithmetic on per-row feature facts (NaN, zero,
@@ -299,67 +304,71 @@ def _explain_tree(
     leaf_start = tree_info[tree, 3]
     num_leaves = tree_info[tree, 4]
     if num_leaves == 1:
-        raw[service] += leaf_value[leaf_start]
+        if phase != PHASE_FINISH:
+            raw[service] += leaf_value[leaf_start]
         return
-    # Forward pass (parents first): the hot child keeps the mask, the cold child
-    # loses the bit of the node's feature. masks[num_nodes + leaf] are the leaves'.
-    masks[0] = FULL_MASK
-    for local in range(num_nodes):
-        node = node_start + local
-        feature = node_feature[node]
-        flags = node_flags[node]
-        value = features[0, feature]
-        below = np.int64(value <= node_threshold[node])
-        is_nan = np.int64(features[1, feature])
-        is_zero = np.int64(features[2, feature]) & ((flags >> ZERO_MISSING_SHIFT) & 1)
-        left = below ^ ((below ^ ((flags >> DEFAULT_LEFT_SHIFT) & 1)) & -is_zero)
-        left = left ^ ((left ^ ((flags >> NAN_LEFT_SHIFT) & 1)) & -is_nan)
-        code = codes[feature]
-        word = code >> 5
-        in_bitset = np.int64(word < node_cat[node, 1])
-        bits = np.int64(cat_bits[node_cat[node, 0] + word * in_bitset])
-        in_category = (bits >> (code & 31)) & in_bitset
-        categorical = (flags >> CATEGORICAL_SHIFT) & 1
-        left = left ^ ((left ^ in_category) & -categorical)
-        bit = np.int64(1) << (flags & BIT_MASK)
-        mask = masks[local]
-        masks[node_child[node, 0]] = mask & ~(bit & -(left ^ 1))
-        masks[node_child[node, 1]] = mask & ~(bit & -left)
     # Leaves are grouped per tree (see ``forest``): sibling pairs, vector leaves,
     # subset and direct leaves, then the right leaves of pairs; no mode branch.
     pair_end = tree_info[tree, 7]
     vector_end = pair_end + tree_info[tree, 8]
     other_end = vector_end + tree_info[tree, 9]
-    for local in range(num_leaves):
-        if masks[num_nodes + local] == FULL_MASK:
-            raw[service] += leaf_value[leaf_start + local]
-    for local in range(pair_end):
-        leaf = leaf_start + local
-        depth = leaf_info[leaf, 0]
-        hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
-        partner = leaf_info[leaf, 4] - leaf_start
-        went_right = (masks[num_nodes + partner] >> leaf_info[leaf, 5]) & 1
-        entry = leaf_info[leaf, 3] + (2 * hot + went_right) * depth
-        entries[local] = entry
-        prefetch(tables, entry)
-        prefetch(tables, entry + depth - 1)
-    for local in range(pair_end, vector_end):
-        leaf = leaf_start + local
-        depth = leaf_info[leaf, 0]
-        hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
-        entry = leaf_info[leaf, 3] + hot * depth
-        entries[local] = entry
-        prefetch(tables, entry)
-        prefetch(tables, entry + depth - 1)
-    for local in range(vector_end, other_end):
-        leaf = leaf_start + local
-        if leaf_info[leaf, 2] == MODE_SUBSETS:
+    if phase != PHASE_FINISH:
+        # Forward pass (parents first): the hot child keeps the mask, the cold child
+        # loses the bit of the node's feature. masks[num_nodes + leaf] are the leaves'.
+        masks[0] = FULL_MASK
+        for local in range(num_nodes):
+            node = node_start + local
+            feature = node_feature[node]
+            flags = node_flags[node]
+            value = features[0, feature]
+            below = np.int64(value <= node_threshold[node])
+            is_nan = np.int64(features[1, feature])
+            is_zero = np.int64(features[2, feature]) & ((flags >> ZERO_MISSING_SHIFT) & 1)
+            left = below ^ ((below ^ ((flags >> DEFAULT_LEFT_SHIFT) & 1)) & -is_zero)
+            left = left ^ ((left ^ ((flags >> NAN_LEFT_SHIFT) & 1)) & -is_nan)
+            code = codes[feature]
+            word = code >> 5
+            in_bitset = np.int64(word < node_cat[node, 1])
+            bits = np.int64(cat_bits[node_cat[node, 0] + word * in_bitset])
+            in_category = (bits >> (code & 31)) & in_bitset
+            categorical = (flags >> CATEGORICAL_SHIFT) & 1
+            left = left ^ ((left ^ in_category) & -categorical)
+            bit = np.int64(1) << (flags & BIT_MASK)
+            mask = masks[local]
+            masks[node_child[node, 0]] = mask & ~(bit & -(left ^ 1))
+            masks[node_child[node, 1]] = mask & ~(bit & -left)
+        for local in range(num_leaves):
+            if masks[num_nodes + local] == FULL_MASK:
+                raw[service] += leaf_value[leaf_start + local]
+        for local in range(pair_end):
+            leaf = leaf_start + local
             depth = leaf_info[leaf, 0]
             hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
-            start = leaf_info[leaf, 3]
-            prefetch(tables, start + hot)
-            for j in range(depth):
-                prefetch(tables, start + (hot ^ (((hot >> j) & 1) << j)))
+            partner = leaf_info[leaf, 4] - leaf_start
+            went_right = (masks[num_nodes + partner] >> leaf_info[leaf, 5]) & 1
+            entry = leaf_info[leaf, 3] + (2 * hot + went_right) * depth
+            entries[local] = entry
+            prefetch(tables, entry)
+            prefetch(tables, entry + depth - 1)
+        for local in range(pair_end, vector_end):
+            leaf = leaf_start + local
+            depth = leaf_info[leaf, 0]
+            hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
+            entry = leaf_info[leaf, 3] + hot * depth
+            entries[local] = entry
+            prefetch(tables, entry)
+            prefetch(tables, entry + depth - 1)
+        for local in range(vector_end, other_end):
+            leaf = leaf_start + local
+            if leaf_info[leaf, 2] == MODE_SUBSETS:
+                depth = leaf_info[leaf, 0]
+                hot = masks[num_nodes + local] & ((np.int64(1) << depth) - 1)
+                start = leaf_info[leaf, 3]
+                prefetch(tables, start + hot)
+                for j in range(depth):
+                    prefetch(tables, start + (hot ^ (((hot >> j) & 1) << j)))
+    if phase == PHASE_PREPARE:
+        return
     # Leaves with contribution vectors: one flat stream of (feature, entry) pairs.
     for op in range(tree_info[tree, 5], tree_info[tree, 5] + tree_info[tree, 6]):
         index = op_index[op]
@@ -413,40 +422,73 @@ def explain_one(
 ) -> None:  # pragma: no cover - compiled
     """Contributions ``out`` (services, features + 1) and raw scores ``raw`` of one row.
 
-    ``out`` and ``raw`` are overwritten; ``masks`` (nodes + leaves of the largest
-    tree), ``entries`` (leaves), ``poly`` (depth + 2) and ``features``/``codes``
+    ``out`` and ``raw`` are overwritten; ``masks`` (2 x nodes + leaves of the largest
+    tree), ``entries`` (2 x leaves), ``poly`` (depth + 2) and ``features``/``codes``
     (3 x features, features) are scratch.
     """
     num_features = row.shape[0]
     _row_facts(row, features, codes)
     out[:, :] = 0.0
     raw[:] = 0.0
-    for tree in range(tree_info.shape[0]):
-        _explain_tree(
-            tree,
-            out[tree_info[tree, 0]],
-            raw,
-            masks,
-            entries,
-            poly,
-            features,
-            codes,
-            tree_info,
-            node_feature,
-            node_flags,
-            node_child,
-            node_cat,
-            node_threshold,
-            cat_bits,
-            leaf_info,
-            leaf_value,
-            slot_feature,
-            slot_zero,
-            op_feature,
-            op_index,
-            tables,
-            weights,
-        )
+    # Pipelined: tree t + 1's node and leaf passes (which prefetch its table entries)
+    # run before tree t's table reads, so the prefetches have a tree's time to land.
+    # Each output sees the same additions in the same order as the block kernel.
+    num_trees = tree_info.shape[0]
+    for tree in range(num_trees + 1):
+        if tree < num_trees:
+            _explain_tree(
+                tree,
+                out[tree_info[tree, 0]],
+                raw,
+                masks[tree & 1],
+                entries[tree & 1],
+                poly,
+                features,
+                codes,
+                tree_info,
+                node_feature,
+                node_flags,
+                node_child,
+                node_cat,
+                node_threshold,
+                cat_bits,
+                leaf_info,
+                leaf_value,
+                slot_feature,
+                slot_zero,
+                op_feature,
+                op_index,
+                tables,
+                weights,
+                PHASE_PREPARE,
+            )
+        if tree > 0:
+            _explain_tree(
+                tree - 1,
+                out[tree_info[tree - 1, 0]],
+                raw,
+                masks[(tree - 1) & 1],
+                entries[(tree - 1) & 1],
+                poly,
+                features,
+                codes,
+                tree_info,
+                node_feature,
+                node_flags,
+                node_child,
+                node_cat,
+                node_threshold,
+                cat_bits,
+                leaf_info,
+                leaf_value,
+                slot_feature,
+                slot_zero,
+                op_feature,
+                op_index,
+                tables,
+                weights,
+                PHASE_FINISH,
+            )
     for service in range(base.shape[0]):
         out[service, num_features] = base[service]
 
