@@ -161,8 +161,8 @@ class TreeShapExplainer:
         if scratch is None:
             max_masks, max_leaves, max_depth = self._sizes
             scratch = (
-                np.empty((2, max_masks), dtype=np.int64),
-                np.empty((2, max_leaves), dtype=np.int64),
+                np.empty((kernels.PIPELINE_TREES + 1, max_masks), dtype=np.int64),
+                np.empty((kernels.PIPELINE_TREES + 1, max_leaves), dtype=np.int64),
                 np.empty(max_depth + 2),
                 np.empty((3, self.num_features)),
                 np.empty(self.num_features, dtype=np.int64),

@@ -48,6 +48,7 @@ MODE_PAIR = 3  # left leaf of two sibling leaves: both leaves' vectors summed, 2
 MODE_PAIRED = 4  # right leaf of a pair: its contributions are in the left leaf's table
 
 PHASE_PREPARE, PHASE_FINISH = 1, 2  # _explain_tree in two halves (one-row pipeline)
+PIPELINE_TREES = 1  # one row: trees prepared ahead of the one being read (2: no gain)
 BLOCK_ROWS = 1024  # rows a block kernel takes through each tree before the next tree
 
 
@@ -422,26 +423,26 @@ def explain_one(
 ) -> None:  # pragma: no cover - compiled
     """Contributions ``out`` (services, features + 1) and raw scores ``raw`` of one row.
 
-    ``out`` and ``raw`` are overwritten; ``masks`` (2 x nodes + leaves of the largest
-    tree), ``entries`` (2 x leaves), ``poly`` (depth + 2) and ``features``/``codes``
-    (3 x features, features) are scratch.
+    ``out`` and ``raw`` are overwritten; ``masks`` (PIPELINE_TREES + 1 x nodes + leaves
+    of the largest tree), ``entries`` (PIPELINE_TREES + 1 x leaves), ``poly``
+    (depth + 2) and ``features``/``codes`` (3 x features, features) are scratch.
     """
     num_features = row.shape[0]
     _row_facts(row, features, codes)
     out[:, :] = 0.0
     raw[:] = 0.0
-    # Pipelined: tree t + 1's node and leaf passes (which prefetch its table entries)
-    # run before tree t's table reads, so the prefetches have a tree's time to land.
+    # Pipelined: tree t + PIPELINE_TREES's node and leaf passes (which prefetch its
+    # table entries) run before tree t's table reads, so the prefetches have time to land.
     # Each output sees the same additions in the same order as the block kernel.
     num_trees = tree_info.shape[0]
-    for tree in range(num_trees + 1):
+    for tree in range(num_trees + PIPELINE_TREES):
         if tree < num_trees:
             _explain_tree(
                 tree,
                 out[tree_info[tree, 0]],
                 raw,
-                masks[tree & 1],
-                entries[tree & 1],
+                masks[tree % (PIPELINE_TREES + 1)],
+                entries[tree % (PIPELINE_TREES + 1)],
                 poly,
                 features,
                 codes,
@@ -462,13 +463,14 @@ def explain_one(
                 weights,
                 PHASE_PREPARE,
             )
-        if tree > 0:
+        if tree >= PIPELINE_TREES:
+            done = tree - PIPELINE_TREES
             _explain_tree(
-                tree - 1,
-                out[tree_info[tree - 1, 0]],
+                done,
+                out[tree_info[done, 0]],
                 raw,
-                masks[(tree - 1) & 1],
-                entries[(tree - 1) & 1],
+                masks[done % (PIPELINE_TREES + 1)],
+                entries[done % (PIPELINE_TREES + 1)],
                 poly,
                 features,
                 codes,
