@@ -5,9 +5,10 @@ ranking needs (:class:`models.ranking.PreparedFrame`: the encoded matrix, consen
 flags, eligibility) and the client references, so the scoring pass neither reads nor
 validates that chunk again. Chunks are kept in file order until ``budget_bytes`` is
 used; the rest are read and validated again in the scoring pass, so memory stays
-bounded whatever the extract's size. Without reasons, the raw scores of each kept
-chunk are computed at once in a background thread (LightGBM releases the GIL), while
-the check pass validates the next chunk: the two passes' work overlaps on two cores.
+bounded whatever the extract's size. The benefit estimates of each kept chunk (and,
+without reasons, its raw scores) are computed at once in a background thread (LightGBM
+releases the GIL) while the check pass validates the next chunk: the two passes' work
+overlaps on two cores.
 Nothing here is output: the feed guard still decides before anything is written.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,8 @@ _STRING_OVERHEAD = 57  # CPython's str object header (ASCII) plus the array's po
 class PreparedChunk:
     """Chunk ``index`` (rows ``offset + 1 ...``), ready to rank.
 
-    ``raw_scores``, when set, is the background computation of the chunk's raw scores.
+    ``raw_scores`` and ``benefit``, when set, are background computations of the chunk's
+    raw scores and benefit estimates.
     """
 
     index: int
@@ -37,6 +40,7 @@ class PreparedChunk:
     prepared: PreparedFrame
     client_refs: np.ndarray
     raw_scores: Future[np.ndarray] | None = None
+    benefit: Future[Any] | None = None
 
     @property
     def rows(self) -> int:
@@ -60,6 +64,8 @@ class PreparedCache:
     raw_scores : callable, optional
         Computes a matrix's raw scores; given, each kept chunk's are computed in a
         background thread. :meth:`close` stops it.
+    benefit : callable, optional
+        Computes a prepared frame's benefit estimates, in the same background thread.
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class PreparedCache:
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         *,
         raw_scores: Callable[[np.ndarray], np.ndarray] | None = None,
+        benefit: Callable[[PreparedFrame], Any] | None = None,
     ) -> None:
         self.budget_bytes = budget_bytes
         self.nbytes = 0
@@ -74,6 +81,7 @@ class PreparedCache:
         self._chunks: dict[int, PreparedChunk] = {}
         self._full = budget_bytes <= 0
         self._raw_scores = raw_scores
+        self._benefit = benefit
         self._executor: ThreadPoolExecutor | None = None
 
     @property
@@ -88,16 +96,21 @@ class PreparedCache:
             return
         self._chunks[chunk.index] = chunk
         self.nbytes += chunk.nbytes
+        if self._raw_scores is None and self._benefit is None:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="tarve-prepared")
         if self._raw_scores is not None:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="tarve-raw-scores")
             chunk.raw_scores = self._executor.submit(self._raw_scores, chunk.prepared.matrix)
+        if self._benefit is not None:
+            chunk.benefit = self._executor.submit(self._benefit, chunk.prepared)
 
     def stop(self) -> None:
         """Drop every kept chunk and keep no more (e.g. the extract is invalid)."""
         for chunk in self._chunks.values():
-            if chunk.raw_scores is not None:
-                chunk.raw_scores.cancel()
+            for future in (chunk.raw_scores, chunk.benefit):
+                if future is not None:
+                    future.cancel()
         self._chunks.clear()
         self.nbytes = 0
         self._full = True

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.benefit import benefit_table
+from models.benefit import BenefitTable, benefit_table
 from models.drift import (
     DriftPolicy,
     DriftReport,
@@ -41,7 +41,7 @@ from models.drift import (
 from models.extract.fingerprint import file_fingerprint
 from models.extract.validation import ExtractValidationError
 from models.model import ServiceNeedModel, load_model
-from models.ranking import prepare_frame, rank_prepared
+from models.ranking import PreparedFrame, prepare_frame, rank_prepared
 from models.registry import resolve_model_uri
 from models.schema import Schema
 from scoring.output import OutputBuilder
@@ -356,8 +356,12 @@ def score_chunks(
             num_threads=options.num_threads,
             raw_scores=None if prepared.raw_scores is None else prepared.raw_scores.result(),
         )
-        benefit = benefit_table(
-            model, ranked.matrix, ranked.eligible, num_threads=options.num_threads
+        benefit = (
+            prepared.benefit.result()
+            if prepared.benefit is not None
+            else benefit_table(
+                model, ranked.matrix, ranked.eligible, num_threads=options.num_threads
+            )
         )
         table = builder.table(prepared.client_refs, ranked, explain=explain, benefit=benefit)
         counts = chunk_counts(model.services, ranked, benefit)
@@ -414,7 +418,14 @@ def score_extract(
     def raw_scores(matrix: np.ndarray) -> np.ndarray:
         return handle.model.raw_scores(matrix, num_threads=options.num_threads)
 
-    keep = PreparedCache(options.keep_bytes, raw_scores=None if explain else raw_scores)
+    def benefit(prepared: PreparedFrame) -> BenefitTable:
+        return benefit_table(
+            handle.model, prepared.matrix, prepared.eligible, num_threads=options.num_threads
+        )
+
+    keep = PreparedCache(
+        options.keep_bytes, raw_scores=None if explain else raw_scores, benefit=benefit
+    )
     try:
         return _check_and_score(data, handle, out, options, policy, progress, keep, started)
     finally:
