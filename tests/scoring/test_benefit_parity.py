@@ -7,38 +7,11 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
-from fastapi.testclient import TestClient
 
-from models.extract import validate_frame
-from service.app import create_app
-from service.auth import Role, create_key
-from service.settings import Settings
 from tarve.cli import main
-from tests.support.register_clients import register_clients
+from tests.scoring.parity import api_batch, score_file
 
 CLIENTS = 300
-
-
-def _score(data: Path, model: Path, out: Path) -> pd.DataFrame:
-    code = main(
-        [
-            "score",
-            "--no-progress",
-            "--data",
-            str(data),
-            "--model",
-            str(model),
-            "--out",
-            str(out),
-            "--lang",
-            "en",
-            "--chunk-rows",
-            "120",
-        ]
-    )
-    assert code == 0
-    return pq.read_table(out).to_pandas()
 
 
 def test_score_and_the_api_give_the_same_benefit(
@@ -49,32 +22,13 @@ def test_score_and_the_api_give_the_same_benefit(
     subset = extract_frame.iloc[:CLIENTS]
     data = write_register(subset, tmp_path / "subset.parquet")
     out = tmp_path / "scores.parquet"
-    scored = _score(data, trained_effects_dir, out)
+    scored = score_file(data, trained_effects_dir, out, chunk_rows=120)
 
-    settings = Settings(
-        model_uri=str(trained_effects_dir),
-        database_url=f"sqlite:///{tmp_path / 'api.db'}",
-        key_cache_seconds=0,
-        batch_limit=CLIENTS,
-        audit_spool_path=None,
-        model_local_copy=None,
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        key = create_key(app.state.database, name="parity", role=Role.CASEWORKER)[1]
-        schema = app.state.holder.get().model.schema
-        canonical = validate_frame(subset, schema, require_labels=False).frame
-        assert canonical is not None
-        response = client.post(
-            "/v1/recommendations/batch",
-            headers={"Authorization": f"Bearer {key}"},
-            json={"clients": register_clients(canonical, schema), "lang": "en"},
-        )
-    assert response.status_code == 200, response.text[:500]
+    results = api_batch(trained_effects_dir, subset, tmp_path)
 
     by_pair = scored.set_index(["client_ref", "service"])
     statuses: dict[str, int] = {}
-    for result in response.json()["results"]:
+    for result in results:
         for suggestion in result["suggestions"]:
             row = by_pair.loc[(result["client_ref"], suggestion["service"])]
             benefit = suggestion["expected_benefit"]
