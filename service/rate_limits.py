@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth import KEY_PATTERN, hash_key, token_from_headers
 from service.problems import RateLimited
-from service.request_guard import send_problem
+from service.request_guard import replay_body, send_problem
 
 MAX_BUCKETS = 50_000
 # How long a key that authenticated stays "known good" for the unknown-key gate.
@@ -280,13 +280,4 @@ class BatchBudgetMiddleware:
                 detail = MSG_BATCH.format(rate=rate, cost=cost, seconds=seconds)
                 await send_problem(scope, send, RateLimited(detail, retry_after=seconds))
                 return
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)

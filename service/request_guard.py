@@ -222,7 +222,7 @@ class RequestGuardMiddleware:
         except ProblemError as problem:
             await send_problem(scope, send, problem)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 async def _authorise_upload(scope: Scope, headers: dict[bytes, bytes]) -> Principal:
@@ -293,7 +293,8 @@ async def _read_body(receive: Receive, content_length: bytes | None, limit: int)
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """Return a ``receive`` that hands the app ``body`` (already read) once, then waits."""
     sent = False
 
     async def replay() -> Message:
