@@ -69,9 +69,11 @@ def home_with_model(
 
 
 @pytest.fixture
-def in_home(home_with_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Only ``TARVE_HOME`` set, run from a working directory of its own."""
-    elsewhere = home_with_model["root"] / f"cwd-{id(monkeypatch)}"
+def in_home(
+    home_with_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, Any]:
+    """Only ``TARVE_HOME`` set, run from a working directory of its own (the test's own)."""
+    elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     monkeypatch.setenv("TARVE_HOME", str(home_with_model["home"]))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
