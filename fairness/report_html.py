@@ -26,6 +26,7 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
+from fairness.estimates import METRIC_ORDER
 from fairness.gate import format_confidence
 from fairness.policy import Metric, Policy
 from fairness.report import AuditReport, Cell, Estimate, Finding, Flag, Interval, ServiceAudit
@@ -39,18 +40,8 @@ STATUS_COLOURS = {
 }
 STATUS_RANK = {"fail": 3, "uncertain": 2, "pass": 1, "not_evaluable": 0}
 FLAG_ORDER: tuple[Metric, ...] = ("selection_rate_ratio", "tpr_gap", "fpr_gap", "calibration_gap")
-TABLE_METRICS = (
-    "base_rate",
-    "mean_score",
-    "selection_rate",
-    "tpr",
-    "fpr",
-    "fnr",
-    "precision",
-    "roc_auc",
-    "calibration_gap",
-    "ece",
-)
+# The tables show every estimated metric, in the estimates' own order.
+TABLE_METRICS = METRIC_ORDER
 POINT_METRICS = frozenset({"calibration_gap", "tpr_gap", "fpr_gap", "ece", "difference"})
 UNITLESS_METRICS = frozenset({"roc_auc", "selection_rate_ratio"})
 DEFAULT_LANGUAGE = "en"
