@@ -276,19 +276,9 @@ def expected_benefits(
     """
     table = benefit_table(model, matrix, eligible, num_threads=num_threads)
     level = interval_level(model)
-    contributions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    if explain and model.effects is not None:
-        for column, service in enumerate(model.services):
-            rows = np.flatnonzero(table.status[:, column] == STATUS_ESTIMATED)
-            if len(rows):
-                per_field, base = benefit_contributions(
-                    model, matrix[rows], service, num_threads=num_threads
-                )
-                contributions[service] = (rows, per_field, base)
-    located = {
-        service: {int(row): position for position, row in enumerate(entry[0])}
-        for service, entry in contributions.items()
-    }
+    explained = (
+        _estimate_contributions(model, matrix, table, num_threads=num_threads) if explain else {}
+    )
     fields = model.encoder.fields
     results: list[dict[str, ExpectedBenefit]] = []
     for row in range(len(matrix)):
@@ -297,24 +287,15 @@ def expected_benefits(
         for column, service in enumerate(model.services):
             status = str(table.status[row, column])
             if status != STATUS_ESTIMATED:
-                out[service] = ExpectedBenefit(
-                    service=service,
-                    status=NOT_ESTIMABLE,
-                    estimate=None,
-                    low=None,
-                    high=None,
-                    level=level,
-                    reason_code=status,
-                    reason=not_estimable_text(status, lang),
-                )
+                out[service] = _not_estimable(service, status, level, lang)
                 continue
             base_value: float | None = None
             reasons: list[Reason] = []
             others: list[OtherFactor] = []
             headings: dict[str, str] | None = None
-            position = located.get(service, {}).get(row)
-            if position is not None:
-                _, per_field, base = contributions[service]
+            found = explained.get(service, {}).get(row)
+            if found is not None:
+                per_field_row, base_row = found
                 if values is None:
                     values = [
                         model.encoder.decode_value(spec.name, code)
@@ -322,13 +303,13 @@ def expected_benefits(
                     ]
                 reasons, others = benefit_reasons(
                     model,
-                    per_field[position],
+                    per_field_row,
                     values,
                     granted=None if granted is None else granted[row],
                     lang=lang,
                     limit=top_reasons,
                 )
-                base_value = float(base[position])
+                base_value = base_row
                 headings = benefit_headings(lang)
             out[service] = ExpectedBenefit(
                 service=service,
@@ -344,3 +325,36 @@ def expected_benefits(
             )
         results.append(out)
     return results
+
+
+def _not_estimable(service: str, status: str, level: float, lang: str) -> ExpectedBenefit:
+    return ExpectedBenefit(
+        service=service,
+        status=NOT_ESTIMABLE,
+        estimate=None,
+        low=None,
+        high=None,
+        level=level,
+        reason_code=status,
+        reason=not_estimable_text(status, lang),
+    )
+
+
+def _estimate_contributions(
+    model: ServiceNeedModel, matrix: np.ndarray, table: BenefitTable, *, num_threads: int
+) -> dict[str, dict[int, tuple[np.ndarray, float]]]:
+    """Per service, per estimated row: the final stage's per-field TreeSHAP and base."""
+    explained: dict[str, dict[int, tuple[np.ndarray, float]]] = {}
+    if model.effects is None:
+        return explained
+    for column, service in enumerate(model.services):
+        rows = np.flatnonzero(table.status[:, column] == STATUS_ESTIMATED)
+        if len(rows):
+            per_field, base = benefit_contributions(
+                model, matrix[rows], service, num_threads=num_threads
+            )
+            explained[service] = {
+                int(row): (per_field[position], float(base[position]))
+                for position, row in enumerate(rows)
+            }
+    return explained
