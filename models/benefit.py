@@ -12,7 +12,7 @@ for the API and for ``tarve score`` alike, so that both give the same numbers:
   largest first, then the not-estimable ones in the need order (eligible first, by
   probability); ties keep the catalogue order;
 - :func:`benefit_reasons`: TreeSHAP of a service's final-stage model, in the sentence
-  form of the need reasons (:func:`models.reasons.explain_row`), in probability points.
+  form of the need reasons (:meth:`models.reasons.ReasonWriter.explain`), in probability points.
 
 The "recommended" flag is never changed by benefit: it stays the need model's.
 """
@@ -27,14 +27,16 @@ from typing import Any
 import numpy as np
 
 from models.effects import (
+    CODE_ESTIMATED,
+    CODE_NO_MODEL,
     NOT_ESTIMABLE_TEXT,
     STATUS_ESTIMATED,
-    STATUS_NO_MODEL,
     STATUS_NOT_ELIGIBLE,
+    STATUSES,
     BenefitTable,
 )
 from models.model import ServiceNeedModel
-from models.reasons import OtherFactor, Reason, explain_row
+from models.reasons import OtherFactor, Reason
 
 RANK_BY = ("need", "benefit")
 """The orders a caller may ask for; ``need`` is the default."""
@@ -110,7 +112,7 @@ def benefit_table(
             np.full(shape, np.nan),
             np.full(shape, np.nan),
             np.full(shape, np.nan),
-            np.full(shape, STATUS_NO_MODEL, dtype=object),
+            np.full(shape, CODE_NO_MODEL, dtype=np.int8),
             np.full(shape, np.nan),
         )
     position = {service: column for column, service in enumerate(services)}
@@ -129,7 +131,7 @@ def benefit_table(
                 out[:, column] = values[:, effect_column[service]]
         return out
 
-    status = aligned(table.status, STATUS_NO_MODEL)
+    status = aligned(table.status_code, CODE_NO_MODEL)
     # Without an effect model the status stays no_effect_model, even for an ineligible client.
     return BenefitTable(
         services,
@@ -203,15 +205,8 @@ def benefit_reasons(
     The same rules as the need reasons: protected attributes never shown, fields of a
     source without consent never a reason, everything accounted for in other factors.
     """
-    return explain_row(
-        model.schema,
-        model.encoder.fields,
-        contributions,
-        values,
-        granted=granted,
-        lang=lang,
-        limit=limit,
-    )
+    writer = model.reason_writer(lang)
+    return writer.explain(contributions, values, granted=granted, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -285,7 +280,7 @@ def expected_benefits(
         values: list[Any] | None = None
         out: dict[str, ExpectedBenefit] = {}
         for column, service in enumerate(model.services):
-            status = str(table.status[row, column])
+            status = STATUSES[table.status_code[row, column]]
             if status != STATUS_ESTIMATED:
                 out[service] = _not_estimable(service, status, level, lang)
                 continue
@@ -348,7 +343,7 @@ def _estimate_contributions(
     if model.effects is None:
         return explained
     for column, service in enumerate(model.services):
-        rows = np.flatnonzero(table.status[:, column] == STATUS_ESTIMATED)
+        rows = np.flatnonzero(table.status_code[:, column] == CODE_ESTIMATED)
         if len(rows):
             per_field, base = benefit_contributions(
                 model, matrix[rows], service, num_threads=num_threads

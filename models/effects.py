@@ -26,7 +26,8 @@ Loading reads LightGBM text and JSON only; nothing is unpickled.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import pandas as pd
 from models.features import FeatureEncoder
 from models.rules import evaluate_rule
 from models.schema import Schema
+from models.tree_scores import TreeScores, has_normal_output, normal_output, scores_for
 
 EFFECTS_DIR = "effects"
 EFFECTS_MANIFEST = "effects.json"
@@ -51,6 +53,8 @@ STATUS_NOT_ELIGIBLE = "not_eligible"
 STATUS_OUTSIDE_SUPPORT = "outside_common_support"
 STATUS_NO_MODEL = "no_effect_model"
 STATUSES = (STATUS_ESTIMATED, STATUS_NOT_ELIGIBLE, STATUS_OUTSIDE_SUPPORT, STATUS_NO_MODEL)
+CODE_ESTIMATED, CODE_NOT_ELIGIBLE, CODE_OUTSIDE_SUPPORT, CODE_NO_MODEL = range(len(STATUSES))
+"""A status as its position in :data:`STATUSES` (what :class:`BenefitTable` stores)."""
 
 NOT_ESTIMABLE_TEXT: dict[str, dict[str, str]] = {
     STATUS_NOT_ELIGIBLE: {
@@ -165,6 +169,11 @@ class PropensityModel:
         which = np.asarray(self.choice.predict(matrix, **params)).reshape(
             len(matrix), len(self.arms) - 1
         )
+        return self.combine(any_service, which)
+
+    @staticmethod
+    def combine(any_service: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """``P(arm | x)`` from P(any service) (rows,) and P(which | any) (rows, arms - 1)."""
         return np.column_stack([1.0 - any_service, any_service[:, None] * which])
 
 
@@ -172,16 +181,23 @@ class PropensityModel:
 class BenefitTable:
     """Estimated benefits for many clients, shape (rows, services) each.
 
-    ``status`` holds one of :data:`STATUSES`; ``estimate``, ``lower`` and ``upper`` are
-    NaN where the status is not ``estimated``.
+    ``status_code`` (int8) holds each status as its position in :data:`STATUSES`
+    (:attr:`status` gives the names); ``estimate``, ``lower`` and ``upper`` are NaN
+    where the status is not ``estimated``.
     """
 
     services: list[str]
     estimate: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    status: np.ndarray
+    status_code: np.ndarray
     propensity: np.ndarray
+
+    @property
+    def status(self) -> np.ndarray:
+        """The status names (object array), shape (rows, services)."""
+        names: np.ndarray = np.asarray(STATUSES, dtype=object)[self.status_code]
+        return names
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """Return the table as columns, four per service ``s``.
@@ -246,20 +262,76 @@ class ServiceEffectModels:
                 raise ValueError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
         self.effects = {s: effects[s] for s in self.services if s in effects}
         self.metadata: dict[str, Any] = dict(metadata or {})
+        self._scores: TreeScores | None = None
+        self._scores_tried = False
+        self._scores_lock = threading.Lock()
         field_index = {name: i for i, name in enumerate(self.encoder.feature_names)}
         self._feature_to_field = np.zeros((len(field_index), len(field_index)))
         for feature, name in enumerate(self.encoder.feature_to_field):
             self._feature_to_field[feature, field_index[name]] = 1.0
 
     # -- prediction --------------------------------------------------------------------
+    def tree_scores(self) -> TreeScores | None:
+        """All effect boosters in one :class:`~models.tree_scores.TreeScores` (built once).
+
+        In order: the activation model, the choice model, each final stage in
+        :attr:`effects` order. None where the kernel cannot take them (``predict`` then).
+        """
+        if not self._scores_tried:
+            with self._scores_lock:
+                if not self._scores_tried:
+                    boosters = [self.propensity.activation, self.propensity.choice]
+                    boosters += [effect.booster for effect in self.effects.values()]
+                    scores = scores_for(boosters)
+                    if scores is not None and all(
+                        has_normal_output(objective) for objective in scores.objectives[:2]
+                    ):
+                        self._scores = scores
+                    self._scores_tried = True
+        return self._scores
+
+    def _predictions(
+        self, matrix: np.ndarray, *, num_threads: int
+    ) -> tuple[np.ndarray, Callable[[str, np.ndarray], np.ndarray]]:
+        """``P(arm | x)`` and a function giving a final stage's raw scores on some rows.
+
+        Through :meth:`tree_scores` (one pass, bit-identical raw scores) where it can,
+        else each booster's ``predict``.
+        """
+        scores = self.tree_scores()
+        if scores is None:
+
+            def predicted(service: str, rows: np.ndarray) -> np.ndarray:
+                booster = self.effects[service].booster
+                return np.asarray(
+                    booster.predict(matrix[rows], raw_score=True, **_thread_params(num_threads))
+                )
+
+            return self.propensity.arm_probability(matrix, num_threads=num_threads), predicted
+        raw = scores.raw(matrix, num_threads=num_threads)
+        activation, choice = scores.columns[0], scores.columns[1]
+        any_service = normal_output(raw[:, activation], scores.objectives[0])[:, 0]
+        which = normal_output(raw[:, choice], scores.objectives[1])
+        column = {service: scores.columns[2 + i].start for i, service in enumerate(self.effects)}
+
+        def from_pass(service: str, rows: np.ndarray) -> np.ndarray:
+            values: np.ndarray = raw[rows, column[service]]
+            return values
+
+        return PropensityModel.combine(any_service, which), from_pass
+
     def propensities(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         """Compute ``P(service | x, service or none)`` per service, shape (rows, services).
 
         NaN for a service without an effect model.
         """
-        arm_probability = self.propensity.arm_probability(matrix, num_threads=num_threads)
+        arm_probability, _ = self._predictions(matrix, num_threads=num_threads)
+        return self._conditional(arm_probability)
+
+    def _conditional(self, arm_probability: np.ndarray) -> np.ndarray:
+        """``P(service | x, service or none)`` from ``P(arm | x)``, shape (rows, services)."""
         control = arm_probability[:, 0]
-        out = np.full((len(matrix), len(self.services)), np.nan)
+        out = np.full((len(arm_probability), len(self.services)), np.nan)
         for column, service in enumerate(self.services):
             if service in self.effects and service in self.arms:
                 treated = arm_probability[:, self.arms.index(service)]
@@ -289,9 +361,9 @@ class ServiceEffectModels:
         estimate = np.full(shape, np.nan)
         lower = np.full(shape, np.nan)
         upper = np.full(shape, np.nan)
-        status = np.full(shape, STATUS_NO_MODEL, dtype=object)
-        propensity = self.propensities(matrix, num_threads=num_threads)
-        params = _thread_params(num_threads)
+        status = np.full(shape, CODE_NO_MODEL, dtype=np.int8)
+        arm_probability, final_stage = self._predictions(matrix, num_threads=num_threads)
+        propensity = self._conditional(arm_probability)
         for column, service in enumerate(self.services):
             effect = self.effects.get(service)
             if effect is None:
@@ -301,11 +373,11 @@ class ServiceEffectModels:
             ok = eligible[:, column] & inside
             status[:, column] = np.where(
                 ~eligible[:, column],
-                STATUS_NOT_ELIGIBLE,
-                np.where(inside, STATUS_ESTIMATED, STATUS_OUTSIDE_SUPPORT),
+                CODE_NOT_ELIGIBLE,
+                np.where(inside, CODE_ESTIMATED, CODE_OUTSIDE_SUPPORT),
             )
             if ok.any():
-                values = np.asarray(effect.booster.predict(matrix[ok], raw_score=True, **params))
+                values = final_stage(service, ok)
                 band_low, band_high = effect.interval(values)
                 estimate[ok, column] = values
                 lower[ok, column] = band_low

@@ -325,7 +325,7 @@ def rank_prepared(
 
 
 def _shown_fields(model: ServiceNeedModel, granted: dict[str, np.ndarray], rows: int) -> np.ndarray:
-    """Per row and field, whether it may be a reason (as :func:`models.reasons.explain_row`)."""
+    """Per row and field, whether it may be a reason (as ``ReasonWriter.explain`` decides)."""
     consent_sources = model.schema.consent_sources
     shown = np.ones((rows, len(model.encoder.fields)), dtype=bool)
     for index, spec in enumerate(model.encoder.fields):

@@ -191,89 +191,167 @@ def other_factor_texts(schema: Schema, lang: str) -> dict[str, str]:
     return texts
 
 
-def explain_row(
-    schema: Schema,
-    fields: Sequence[FieldSpec],
-    contributions: np.ndarray,
-    values: Sequence[Any],
-    *,
-    granted: Set[str] | None,
-    lang: str,
-    limit: int,
-) -> tuple[list[Reason], list[OtherFactor]]:
-    """Top reasons and the other factors of one service for one client.
+class ReasonWriter:
+    """Reasons of one schema in one language: what does not depend on the client, once.
+
+    The labels, the "other factors" lines and, per set of consented sources, which fields
+    may be reasons are worked out here and kept; :meth:`explain` then only picks the top
+    contributions and words their values (the API calls it for every service of every
+    client, so it is on the hot path).
 
     Parameters
     ----------
     schema : Schema
         The model's schema (sources, labels).
     fields : sequence of FieldSpec
-        The model's input fields, in the order of ``contributions``.
-    contributions : ndarray, shape (fields,)
-        Exact TreeSHAP contributions per input field (log-odds).
-    values : sequence
-        The value each field had for the model (None: missing).
-    granted : set of str, optional
-        Consent-only sources the client agreed to; None: every source is used.
-    limit : int
-        Most reasons shown; the rest goes into "other fields".
-
-    Returns
-    -------
-    reasons, other_factors
-        ``sum(r.contribution) + sum(o.contribution)`` equals ``contributions.sum()``.
+        The model's input fields, in the order of the contributions.
+    lang : str
+        Language of the reasons.
     """
-    consent_sources = schema.consent_sources
-    shown: list[int] = []
-    protected: list[int] = []
-    unconsented: dict[str, list[int]] = {}
-    for index, spec in enumerate(fields):
-        if spec.protected:
-            protected.append(index)
-        elif granted is not None and spec.source in consent_sources and spec.source not in granted:
-            unconsented.setdefault(spec.source, []).append(index)
-        else:
-            shown.append(index)
-    candidates = [i for i in shown if abs(contributions[i]) > MIN_CONTRIBUTION]
-    candidates.sort(key=lambda i: -abs(contributions[i]))
-    top = candidates[:limit]
-    reasons = []
-    for index in top:
-        spec = fields[index]
-        value = values[index]
-        value_text = format_value(spec, value, lang)
-        reasons.append(
-            Reason(
-                field=spec.name,
-                label=spec.label.get(lang),
-                value=value,
-                value_text=value_text,
-                direction="raises" if contributions[index] > 0 else "lowers",
-                contribution=float(contributions[index]),
-                text=f"{spec.label.get(lang)}: {value_text}",
-            )
-        )
-    texts = other_factor_texts(schema, lang)
-    rest = [i for i in shown if i not in set(top)]
-    others: list[OtherFactor] = []
 
-    def add(kind: OtherKind, indexes: list[int], text: str, source: str | None = None) -> None:
-        if indexes:
+    def __init__(self, schema: Schema, fields: Sequence[FieldSpec], lang: str) -> None:
+        self.schema = schema
+        self.fields = list(fields)
+        self.lang = lang
+        self.labels = [spec.label.get(lang) for spec in self.fields]
+        self.names = [spec.name for spec in self.fields]
+        self.texts = other_factor_texts(schema, lang)
+        self._groups: dict[frozenset[str] | None, _FieldGroups] = {}
+
+    def _groups_for(self, granted: Set[str] | None) -> _FieldGroups:
+        key = None if granted is None else frozenset(granted)
+        groups = self._groups.get(key)
+        if groups is None:
+            if len(self._groups) >= _GROUP_CACHE_LIMIT:
+                self._groups.clear()
+            groups = _FieldGroups.of(self.schema, self.fields, granted)
+            self._groups[key] = groups
+        return groups
+
+    def explain(
+        self,
+        contributions: np.ndarray,
+        values: Sequence[Any],
+        *,
+        granted: Set[str] | None,
+        limit: int,
+    ) -> tuple[list[Reason], list[OtherFactor]]:
+        """Top reasons and the other factors of one service for one client.
+
+        Parameters
+        ----------
+        contributions : ndarray, shape (fields,)
+            Exact TreeSHAP contributions per input field (log-odds).
+        values : sequence
+            The value each field had for the model (None: missing).
+        granted : set of str, optional
+            Consent-only sources the client agreed to; None: every source is used.
+        limit : int
+            Most reasons shown; the rest goes into "other fields".
+
+        Returns
+        -------
+        reasons, other_factors
+            ``sum(r.contribution) + sum(o.contribution)`` equals ``contributions.sum()``.
+        """
+        groups = self._groups_for(granted)
+        shown = groups.shown
+        sizes = np.abs(contributions[shown])
+        # Stable: equal contributions keep the field order.
+        ranked = np.argsort(-sizes, kind="stable")
+        count = min(int(np.count_nonzero(sizes > MIN_CONTRIBUTION)), max(limit, 0))
+        top = shown[ranked[:count]]
+        reasons = []
+        for index in top.tolist():
+            spec = self.fields[index]
+            contribution = float(contributions[index])
+            value_text = format_value(spec, values[index], self.lang)
+            reasons.append(
+                Reason(
+                    field=spec.name,
+                    label=self.labels[index],
+                    value=values[index],
+                    value_text=value_text,
+                    direction="raises" if contribution > 0 else "lowers",
+                    contribution=contribution,
+                    text=f"{self.labels[index]}: {value_text}",
+                )
+            )
+        others: list[OtherFactor] = []
+        rest = np.sort(shown[ranked[count:]])
+        self._add(others, "other_fields", rest, contributions, self.texts["other_fields"])
+        self._add(
+            others,
+            "protected_attributes",
+            groups.protected,
+            contributions,
+            self.texts["protected_attributes"],
+        )
+        for source, indexes in groups.unconsented:
+            text = self.texts[f"no_consent:{source}"]
+            self._add(others, "no_consent", indexes, contributions, text, source)
+        return reasons, others
+
+    def _add(
+        self,
+        others: list[OtherFactor],
+        kind: OtherKind,
+        indexes: np.ndarray,
+        contributions: np.ndarray,
+        text: str,
+        source: str | None = None,
+    ) -> None:
+        if len(indexes):
             others.append(
                 OtherFactor(
                     kind=kind,
-                    fields=tuple(fields[i].name for i in indexes),
+                    fields=tuple(self.names[i] for i in indexes.tolist()),
                     contribution=float(np.sum(contributions[indexes])),
                     text=text,
                     source=source,
                 )
             )
 
-    add("other_fields", rest, texts["other_fields"])
-    add("protected_attributes", protected, texts["protected_attributes"])
-    for source, indexes in unconsented.items():
-        add("no_consent", indexes, texts[f"no_consent:{source}"], source)
-    return reasons, others
+
+_GROUP_CACHE_LIMIT = 256
+"""Sets of consented sources a :class:`ReasonWriter` keeps the field groups of."""
+
+
+@dataclass(frozen=True)
+class _FieldGroups:
+    """Which fields may be reasons, which are protected, which lack consent (indices)."""
+
+    shown: np.ndarray
+    protected: np.ndarray
+    unconsented: tuple[tuple[str, np.ndarray], ...]
+
+    @classmethod
+    def of(
+        cls, schema: Schema, fields: Sequence[FieldSpec], granted: Set[str] | None
+    ) -> _FieldGroups:
+        consent_sources = schema.consent_sources
+        shown: list[int] = []
+        protected: list[int] = []
+        unconsented: dict[str, list[int]] = {}
+        for index, spec in enumerate(fields):
+            if spec.protected:
+                protected.append(index)
+            elif (
+                granted is not None
+                and spec.source in consent_sources
+                and spec.source not in granted
+            ):
+                unconsented.setdefault(spec.source, []).append(index)
+            else:
+                shown.append(index)
+        return cls(
+            shown=np.array(shown, dtype=np.int64),
+            protected=np.array(protected, dtype=np.int64),
+            unconsented=tuple(
+                (source, np.array(indexes, dtype=np.int64))
+                for source, indexes in unconsented.items()
+            ),
+        )
 
 
 def ignored_fields(

@@ -16,7 +16,7 @@ from typing import Any
 
 from models.features import per_record_consents
 from models.model import ServiceNeedModel
-from models.reasons import OtherFactor, Reason, explain_row, reason_headings
+from models.reasons import OtherFactor, Reason, reason_headings
 from models.rules import evaluate_rule_on_record
 from models.schema import Schema
 
@@ -78,6 +78,7 @@ def recommend(
         raw = model.raw_scores(matrix, num_threads=num_threads)
     probabilities = model.calibrate(raw)
     fields = model.encoder.fields
+    writer = model.reason_writer(lang)
     granted = None if consents is None else per_record_consents(consents, len(records))
     results: list[list[Suggestion]] = []
     for row, record in enumerate(records):
@@ -105,13 +106,10 @@ def recommend(
             if explain:
                 base_value = float(base[row, column])
             if explain and eligible and values is not None:
-                reasons, others = explain_row(
-                    model.schema,
-                    fields,
+                reasons, others = writer.explain(
                     contributions[row, column],
                     values,
                     granted=None if granted is None else granted[row],
-                    lang=lang,
                     limit=top_reasons,
                 )
                 headings = reason_headings(spec, lang)

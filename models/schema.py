@@ -49,6 +49,8 @@ MSG_NO_CATEGORY_LABEL = (
     "(every category of a field that can be a reason needs one in each of {languages})"
 )
 MSG_UNIT_LANGUAGE = "field {field!r} ({part}): no text in {missing} (the languages are {languages})"
+_BUILT_IN_LANGUAGES = frozenset({"fi", "sv", "en"})
+"""The language codes :class:`Translations` has as fields (others are extras)."""
 
 
 class SchemaError(ValueError):
@@ -93,11 +95,14 @@ class Translations(BaseModel):
 
     def get(self, lang: str) -> str:
         """Return the text in ``lang`` (else Finnish, English, or the first one given)."""
-        texts = self.texts
+        # On the hot path of every reason: look the three codes up without building
+        # :attr:`texts` unless none of them is given.
+        extra = self.__pydantic_extra__ or {}
         for code in (lang, "fi", "en"):
-            if code in texts:
-                return texts[code]
-        return next(iter(texts.values()), "")
+            text = getattr(self, code) if code in _BUILT_IN_LANGUAGES else extra.get(code)
+            if text is not None:
+                return str(text)
+        return next(iter(self.texts.values()), "")
 
 
 class Source(_Strict):

@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 
 from models.benefit import benefit_table
-from models.effects import BenefitTable
+from models.effects import STATUSES, BenefitTable
 from models.model import ServiceNeedModel
 from models.ranking import RankedFrame
 from models.reasons import format_value, reason_text
@@ -131,6 +131,7 @@ class OutputBuilder:
         labels = [schema.label_by_name[service] for service in model.services]
         self.keep = min(top_k or len(labels), len(labels))
         self.services = pa.array(model.services, pa.string())
+        self.statuses = pa.array(STATUSES, pa.string())
         self.service_names = pa.array([label.label.get(lang) for label in labels], pa.string())
         self.rule_texts = pa.array(
             # A service without a rule is always eligible: its entry is never referenced.
@@ -294,14 +295,12 @@ class OutputBuilder:
         estimate = ranked_values(benefit.estimate)
         low = ranked_values(benefit.lower)
         high = ranked_values(benefit.upper)
-        statuses, codes = np.unique(ranked_values(benefit.status).astype(str), return_inverse=True)
+        codes = ranked_values(benefit.status_code)
         return [
             pa.array(estimate, mask=np.isnan(estimate)),
             pa.array(low, mask=np.isnan(low)),
             pa.array(high, mask=np.isnan(high)),
-            pa.DictionaryArray.from_arrays(
-                pa.array(codes.reshape(-1).astype(np.int32)), pa.array(statuses, pa.string())
-            ),
+            pa.DictionaryArray.from_arrays(pa.array(codes), self.statuses),
         ]
 
 

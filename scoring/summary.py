@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from models.effects import STATUS_ESTIMATED, BenefitTable
+from models.effects import CODE_ESTIMATED, STATUSES, BenefitTable
 from models.ranking import RankedFrame
 
 HISTOGRAM_BINS = 1000
@@ -77,13 +77,15 @@ def chunk_counts(
         bins = np.clip((values * HISTOGRAM_BINS).astype(np.int64), 0, HISTOGRAM_BINS - 1)
         benefit_counts: dict[str, object] = {}
         if benefit is not None:
-            status = benefit.status[:, column].astype(str)
-            estimated = status == STATUS_ESTIMATED
-            kinds, numbers = np.unique(status, return_counts=True)
+            codes = benefit.status_code[:, column]
+            estimated = codes == CODE_ESTIMATED
+            numbers = np.bincount(codes, minlength=len(STATUSES))
             benefit_counts = {
                 "benefit_estimated": int(estimated.sum()),
                 "benefit_sum": float(benefit.estimate[estimated, column].sum()),
-                "benefit_statuses": {str(k): int(n) for k, n in zip(kinds, numbers, strict=True)},
+                "benefit_statuses": {
+                    status: int(n) for status, n in zip(STATUSES, numbers, strict=True) if n
+                },
             }
         counts[service] = ServiceCounts(
             **benefit_counts,  # type: ignore[arg-type]

@@ -211,6 +211,12 @@ def smoke_test(model: ServiceNeedModel, requests: RequestModels) -> None:
     per_field, base = model.contributions(matrix, num_threads=1)
     if not np.allclose(per_field.sum(axis=-1) + base, raw, atol=1e-6, rtol=0):
         raise ValueError(MSG_SMOKE.format(problem="contributions do not add up to the raw score"))
+    # Several rows go through models.tree_scores (built now, not on a first batch): its
+    # raw scores must be LightGBM's single-row ones, bit for bit.
+    if not np.array_equal(model.raw_scores(np.vstack([matrix, matrix]), num_threads=1)[1:], raw):
+        raise ValueError(MSG_SMOKE.format(problem="batch raw scores differ from LightGBM's"))
+    if model.effects is not None:
+        model.effects.tree_scores()
 
 
 def load_version(

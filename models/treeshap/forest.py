@@ -67,11 +67,11 @@ from models.treeshap.trees import (
     UnsupportedModelError,
 )
 
-DEFAULT_VECTOR_LIMIT = 8
+DEFAULT_VECTOR_LIMIT = 10
 """Leaves with at most this many distinct path features keep every contribution vector."""
-DEFAULT_TABLE_LIMIT = 14
+DEFAULT_TABLE_LIMIT = 11
 """Other leaves with at most this many keep ``v G(M)`` for every subset ``M``."""
-DEFAULT_TABLE_BUDGET_BYTES = 160 * 1024 * 1024
+DEFAULT_TABLE_BUDGET_BYTES = 180 * 1024 * 1024
 """Tables stop (largest leaves first lose theirs) when they would exceed this."""
 
 # tree_info columns
@@ -209,7 +209,7 @@ def shapley_weights(max_depth: int) -> np.ndarray:
     return weights
 
 
-def _node_flags(decision: int, threshold: float, bit: int) -> int:
+def split_flags(decision: int, threshold: float, bit: int) -> int:
     """Return the kernel's per-node flags: the feature bit, where NaN and zero go."""
     default_left = bool(decision & DEFAULT_LEFT_MASK)
     if decision & CATEGORICAL_MASK:
@@ -405,7 +405,7 @@ def build_forest(
                         split[old],
                         new_id[left[old]] if left[old] >= 0 else nodes + ~left[old],
                         new_id[right[old]] if right[old] >= 0 else nodes + ~right[old],
-                        _node_flags(decision, threshold, layout.node_bit[new]),
+                        split_flags(decision, threshold, layout.node_bit[new]),
                     ]
                 )
                 cat_rows.append([cat_start, cat_count])

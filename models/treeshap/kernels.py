@@ -248,7 +248,7 @@ def _leaf_without_vectors(
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_facts(
+def row_facts(
     row: np.ndarray, features: np.ndarray, codes: np.ndarray
 ) -> None:  # pragma: no cover - compiled
     """Per-row feature facts the node pass reads: value, is NaN, is zero, category code."""
@@ -428,7 +428,7 @@ def explain_one(
     (depth + 2) and ``features``/``codes`` (3 x features, features) are scratch.
     """
     num_features = row.shape[0]
-    _row_facts(row, features, codes)
+    row_facts(row, features, codes)
     out[:, :] = 0.0
     raw[:] = 0.0
     # Pipelined: tree t + PIPELINE_TREES's node and leaf passes (which prefetch its
@@ -539,7 +539,7 @@ def explain_rows(
     for first in range(begin, end, BLOCK_ROWS):
         last = min(first + BLOCK_ROWS, end)
         for row in range(first, last):
-            _row_facts(rows[row], features[row - first], codes[row - first])
+            row_facts(rows[row], features[row - first], codes[row - first])
             out[row, :, :] = 0.0
             raw[row, :] = 0.0
         for tree in range(tree_info.shape[0]):

@@ -23,6 +23,7 @@ MAX_UNIQUE_PATH_FEATURES = 63
 
 MSG_NOT_TEXT_MODEL = "not a LightGBM text model (no 'tree' header)"
 MSG_MULTI_TREE = "num_tree_per_iteration={value}: only one tree per iteration is supported"
+MSG_TREE_COUNT = "{trees} trees is not a multiple of num_tree_per_iteration={value}"
 MSG_AVERAGE_OUTPUT = "averaged output (random forest mode) is not supported"
 MSG_LINEAR_TREE = "tree {tree} is a linear tree"
 MSG_BAD_TREE = "tree {tree}: {problem}"
@@ -71,10 +72,17 @@ class Tree:
 
 @dataclass(frozen=True)
 class BoosterTrees:
-    """All trees of one binary booster, in prediction order."""
+    """All trees of one booster, in prediction order.
+
+    With ``trees_per_iteration`` > 1 (multiclass), tree ``i`` belongs to class
+    ``i % trees_per_iteration``. ``objective`` is the text model's objective line
+    (``"binary sigmoid:1"``, ``"multiclass num_class:12"``, ``"regression"``...).
+    """
 
     num_features: int
     trees: list[Tree]
+    trees_per_iteration: int = 1
+    objective: str = ""
 
 
 def _numbers(text: str, dtype: type) -> np.ndarray:
@@ -142,13 +150,20 @@ def _parse_tree(index: int, block: dict[str, str]) -> Tree:
     return tree
 
 
-def read_booster(booster: lgb.Booster) -> BoosterTrees:
+def read_booster(booster: lgb.Booster, *, multiclass: bool = False) -> BoosterTrees:
     """Read the trees of ``booster`` from its text model.
+
+    Parameters
+    ----------
+    multiclass : bool, default False
+        Accept several trees per iteration (TreeSHAP takes one output per booster;
+        raw scores take any).
 
     Raises
     ------
     UnsupportedModelError
-        For anything other than plain (non-linear) trees, one per iteration.
+        For anything other than plain (non-linear) trees, one per iteration unless
+        ``multiclass``.
     """
     text = booster.model_to_string()  # num_iteration=None: as Booster.predict
     lines = text.splitlines()
@@ -171,7 +186,7 @@ def read_booster(booster: lgb.Booster) -> BoosterTrees:
             continue
         (header if current is None else current)[key] = value
     per_iteration = int(header.get("num_tree_per_iteration", "1"))
-    if per_iteration != 1:
+    if per_iteration < 1 or (per_iteration != 1 and not multiclass):
         raise UnsupportedModelError(MSG_MULTI_TREE.format(value=per_iteration))
     num_features = int(header["max_feature_idx"]) + 1
     trees = [_parse_tree(index, block) for index, block in enumerate(blocks)]
@@ -180,4 +195,11 @@ def read_booster(booster: lgb.Booster) -> BoosterTrees:
             tree.split_feature.min() < 0 or tree.split_feature.max() >= num_features
         ):
             raise UnsupportedModelError(MSG_BAD_TREE.format(tree=index, problem="feature"))
-    return BoosterTrees(num_features=num_features, trees=trees)
+    if len(trees) % per_iteration:
+        raise UnsupportedModelError(MSG_TREE_COUNT.format(trees=len(trees), value=per_iteration))
+    return BoosterTrees(
+        num_features=num_features,
+        trees=trees,
+        trees_per_iteration=per_iteration,
+        objective=header.get("objective", ""),
+    )

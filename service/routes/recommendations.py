@@ -8,12 +8,12 @@ writes one audit-log row before the answer leaves.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BeforeValidator
 
@@ -182,9 +182,11 @@ def ignored_json(schema: Schema, record: Mapping[str, Any], consents: Sequence[s
 
 
 def json_response(payload: dict[str, Any]) -> Response:
-    """Serialise once with the C JSON encoder; the response model documents the shape."""
-    content = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return Response(content.encode("utf-8"), media_type="application/json")
+    """Serialise once with orjson (UTF-8, compact); the response model documents the shape.
+
+    A 12-service answer with reasons is about 25 kB: ``json.dumps`` took 0.2 ms of it.
+    """
+    return Response(orjson.dumps(payload), media_type="application/json")
 
 
 def _pick(*values: Any) -> Any:
