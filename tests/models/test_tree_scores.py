@@ -163,3 +163,31 @@ def test_served_models_predict_through_the_kernel_as_lightgbm_does(
             np.testing.assert_array_equal(
                 table.estimate[rows, column], booster.predict(matrix[rows], raw_score=True)
             )
+
+
+def test_without_the_kernel_the_same_numbers_come_from_predict(
+    trained_effects_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import effects as effects_module
+    from models import model as model_module
+    from models.model import ServiceNeedModel
+    from training.synth import generate_register
+
+    fast = ServiceNeedModel.load(trained_effects_dir)
+    assert fast.effects is not None
+    # built before the kernel is taken away: fast keeps it, slow never gets it
+    assert fast.tree_scores() is not None
+    assert fast.effects.tree_scores() is not None
+    monkeypatch.setattr(model_module, "scores_for", lambda boosters: None)
+    monkeypatch.setattr(effects_module, "scores_for", lambda boosters: None)
+    slow = ServiceNeedModel.load(trained_effects_dir)
+    assert slow.tree_scores() is None
+    assert slow.effects is not None
+    assert slow.effects.tree_scores() is None
+    matrix = fast.encoder.encode_frame(generate_register(300, seed=22))
+    np.testing.assert_array_equal(fast.raw_scores(matrix), slow.raw_scores(matrix))
+    eligible = np.ones((len(matrix), len(fast.effects.services)), dtype=bool)
+    ours, theirs = (m.predict_matrix(matrix, eligible) for m in (fast.effects, slow.effects))
+    np.testing.assert_array_equal(ours.status_code, theirs.status_code)
+    np.testing.assert_array_equal(ours.estimate, theirs.estimate)
+    np.testing.assert_array_equal(ours.propensity, theirs.propensity)
