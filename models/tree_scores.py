@@ -22,7 +22,6 @@ tree of more than 64 leaves, linear trees or averaged output is not taken
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -37,7 +36,9 @@ from models.treeshap.kernels import (
     DEFAULT_LEFT_SHIFT,
     NAN_LEFT_SHIFT,
     ZERO_MISSING_SHIFT,
+    parallel_threads,
     row_facts,
+    thread_count,
 )
 from models.treeshap.trees import (
     CATEGORICAL_MASK,
@@ -58,10 +59,6 @@ MSG_WIDTH = "the matrix has {got} columns; the boosters have {expected} features
 
 # tree_info columns: output, first node, nodes, first leaf, initial mask
 TREE_OUTPUT, TREE_NODE_START, TREE_NUM_NODES, TREE_LEAF_START, TREE_MASK = range(5)
-
-# numba's default threading layer may not be entered by two threads at once.
-_PARALLEL_LOCK = threading.Lock()
-_MAX_THREADS: int = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -304,18 +301,12 @@ class TreeScores:
             raise ValueError(MSG_WIDTH.format(got=rows.shape[-1], expected=self.num_features))
         out = np.empty((rows.shape[0], self.num_outputs))
         count = rows.shape[0]
-        threads = _MAX_THREADS if num_threads <= 0 else num_threads
-        threads = max(1, min(threads, _MAX_THREADS, -(-count // BLOCK_ROWS)))
+        threads = thread_count(num_threads, -(-count // BLOCK_ROWS))
         if threads == 1:
             score_rows(rows, out, 0, count, *self._arrays)
             return out
-        with _PARALLEL_LOCK:
-            previous = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                score_block(rows, out, threads * 4, *self._arrays)
-            finally:
-                numba.set_num_threads(previous)
+        with parallel_threads(threads):
+            score_block(rows, out, threads * 4, *self._arrays)
         return out
 
     def warm_up(self) -> None:

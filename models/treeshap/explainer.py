@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import lightgbm as lgb
-import numba
 import numpy as np
 
 from models.treeshap import kernels
@@ -34,9 +33,6 @@ MSG_WIDTH = "the matrix has {got} columns; the model has {expected} features"
 MSG_SHAPE = "expected a 2-d matrix, got shape {shape}"
 
 logger = logging.getLogger(__name__)
-# numba's default threading layer may not be entered by two threads at once.
-_PARALLEL_LOCK = threading.Lock()
-_MAX_THREADS: int = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
 
 
 class Explainer(Protocol):
@@ -185,25 +181,19 @@ class TreeShapExplainer:
         count = rows.shape[0]
         out = np.empty((count, self.num_services, self.num_features + 1))
         raw = np.empty((count, self.num_services))
-        threads = _MAX_THREADS if num_threads <= 0 else num_threads
-        threads = max(1, min(threads, _MAX_THREADS, count))
+        threads = kernels.thread_count(num_threads, count)
         if threads == 1:
             kernels.explain_block_serial(rows, out, raw, *self._sizes, *self._arrays)
             return out, raw
-        with _PARALLEL_LOCK:
-            previous = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                kernels.explain_block(
-                    rows,
-                    out,
-                    raw,
-                    threads * -(-count // (threads * kernels.BLOCK_ROWS)),
-                    *self._sizes,
-                    *self._arrays,
-                )
-            finally:
-                numba.set_num_threads(previous)
+        with kernels.parallel_threads(threads):
+            kernels.explain_block(
+                rows,
+                out,
+                raw,
+                threads * -(-count // (threads * kernels.BLOCK_ROWS)),
+                *self._sizes,
+                *self._arrays,
+            )
         return out, raw
 
     def explain(self, matrix: np.ndarray, *, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:

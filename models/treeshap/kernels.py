@@ -17,7 +17,9 @@ Row semantics follow LightGBM exactly (``include/LightGBM/tree.h``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from typing import cast
 
 import numba
@@ -50,6 +52,33 @@ MODE_PAIRED = 4  # right leaf of a pair: its contributions are in the left leaf'
 PHASE_PREPARE, PHASE_FINISH = 1, 2  # _explain_tree in two halves (one-row pipeline)
 PIPELINE_TREES = 1  # one row: trees prepared ahead of the one being read (2: no gain)
 BLOCK_ROWS = 1024  # rows a block kernel takes through each tree before the next tree
+
+
+MAX_THREADS: int = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
+_PARALLEL_LOCK = threading.Lock()
+
+
+def thread_count(num_threads: int, work_items: int) -> int:
+    """Threads for a parallel kernel: ``num_threads`` (0: all), at most one per work item."""
+    threads = MAX_THREADS if num_threads <= 0 else num_threads
+    return max(1, min(threads, MAX_THREADS, work_items))
+
+
+@contextlib.contextmanager
+def parallel_threads(threads: int) -> Iterator[None]:
+    """Run a ``parallel=True`` kernel on ``threads`` threads, one such kernel at a time.
+
+    numba's default (workqueue) threading layer may not be entered by two threads at
+    once; every parallel kernel of tarve (TreeSHAP blocks, tree scores) goes through
+    this one lock.
+    """
+    with _PARALLEL_LOCK:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
 
 
 def _prefetch(typingctx: object, array: types.Array, index: types.Integer) -> tuple[object, object]:

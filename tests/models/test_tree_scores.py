@@ -191,3 +191,44 @@ def test_without_the_kernel_the_same_numbers_come_from_predict(
     np.testing.assert_array_equal(ours.status_code, theirs.status_code)
     np.testing.assert_array_equal(ours.estimate, theirs.estimate)
     np.testing.assert_array_equal(ours.propensity, theirs.propensity)
+
+
+CONCURRENT_KERNELS = """
+import threading
+import lightgbm as lgb
+import numpy as np
+from models.tree_scores import TreeScores
+from models.treeshap import TreeShapExplainer
+rng = np.random.default_rng(0)
+x = rng.normal(size=(3000, 6))
+y = (x[:, 0] + rng.normal(size=3000) > 0).astype(float)
+booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, y), 30)
+explainer = TreeShapExplainer.from_boosters([booster])
+scores = TreeScores.from_boosters([booster])
+calls = [lambda: explainer.explain(x, num_threads=2), lambda: scores.raw(x, num_threads=2)]
+threads = [threading.Thread(target=lambda c=c: [c() for _ in range(30)]) for c in calls]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print("done")
+"""
+
+
+def test_parallel_kernels_called_from_two_threads_share_one_lock() -> None:
+    """The workqueue threading layer aborts the process when two threads enter it at once."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    completed = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_KERNELS],
+        env={**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "done"
