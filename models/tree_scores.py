@@ -42,6 +42,7 @@ from models.treeshap.kernels import (
 )
 from models.treeshap.trees import (
     CATEGORICAL_MASK,
+    MSG_FEATURES,
     BoosterTrees,
     Tree,
     UnsupportedModelError,
@@ -185,6 +186,35 @@ def _in_order(tree: Tree) -> tuple[list[int], dict[int, tuple[int, int]]]:
     return leaves, spans
 
 
+def _node_rows(
+    tree: Tree, spans: dict[int, tuple[int, int]], full: int, bitset_start: int
+) -> list[tuple[int, int, float, list[int], int]]:
+    """Per internal node: feature, flags, threshold, (bitset start, words), lost-leaf mask.
+
+    ``bitset_start`` is where the tree's categorical bitsets begin in ``cat_bits``; the
+    mask keeps every leaf but those of the node's left subtree (positions ``low`` to
+    ``middle - 1``), as an int64 bit pattern.
+    """
+    boundaries = tree.cat_boundaries.tolist()
+    rows = []
+    for node in range(len(spans)):
+        decision = int(tree.decision_type[node])
+        threshold = float(tree.threshold[node])
+        low, middle = spans[node]
+        lost = full & ~(((1 << middle) - 1) ^ ((1 << low) - 1))
+        start = words = 0
+        if decision & CATEGORICAL_MASK:
+            cat_index = int(threshold)
+            words = boundaries[cat_index + 1] - boundaries[cat_index]
+            if words > 0:
+                start = bitset_start + boundaries[cat_index]
+        flags = split_flags(decision, threshold, 0)
+        rows.append(
+            (int(tree.split_feature[node]), flags, threshold, [start, words], _signed(lost))
+        )
+    return rows
+
+
 class TreeScores:
     """Raw scores of several boosters in one pass: outputs side by side.
 
@@ -222,13 +252,9 @@ class TreeScores:
     def _flatten(cls, boosters: Sequence[BoosterTrees]) -> TreeScores:
         widths = {b.num_features for b in boosters}
         if len(widths) > 1:
-            raise UnsupportedModelError(f"boosters disagree on the number of features: {widths}")
+            raise UnsupportedModelError(MSG_FEATURES.format(counts=sorted(widths)))
         tree_rows: list[list[int]] = []
-        features: list[int] = []
-        flags: list[int] = []
-        thresholds: list[float] = []
-        cats: list[list[int]] = []
-        masks: list[int] = []
+        nodes: list[tuple[int, int, float, list[int], int]] = []
         leaf_values: list[float] = []
         cat_words: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # word 0: no category
         cat_offset = 1
@@ -249,34 +275,19 @@ class TreeScores:
                 tree_rows.append(
                     [
                         output + index % per_iteration,
-                        len(features),
+                        len(nodes),
                         len(spans),
                         len(leaf_values),
                         _signed(full),
                     ]
                 )
                 leaf_values.extend(float(tree.leaf_value[leaf]) for leaf in leaves)
-                bitset_start = cat_offset
                 cat_words.append(tree.cat_threshold)
+                nodes.extend(_node_rows(tree, spans, full, cat_offset))
                 cat_offset += len(tree.cat_threshold)
-                boundaries = tree.cat_boundaries.tolist()
-                for node in range(len(spans)):
-                    decision = int(tree.decision_type[node])
-                    threshold = float(tree.threshold[node])
-                    low, middle = spans[node]
-                    lost = full & ~(((1 << middle) - 1) ^ ((1 << low) - 1))
-                    start = words = 0
-                    if decision & CATEGORICAL_MASK:
-                        cat_index = int(threshold)
-                        words = boundaries[cat_index + 1] - boundaries[cat_index]
-                        if words > 0:
-                            start = bitset_start + boundaries[cat_index]
-                    features.append(int(tree.split_feature[node]))
-                    flags.append(split_flags(decision, threshold, 0))
-                    thresholds.append(threshold)
-                    cats.append([start, words])
-                    masks.append(_signed(lost))
             output += per_iteration
+        empty: list[tuple[()]] = [(), (), (), (), ()]
+        features, flags, thresholds, cats, masks = list(zip(*nodes, strict=True)) or empty
         arrays = (
             np.array(tree_rows, dtype=np.int64).reshape(-1, 5),
             np.array(features, dtype=np.int64),

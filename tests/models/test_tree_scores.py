@@ -112,6 +112,15 @@ def test_a_tree_of_more_than_64_leaves_is_left_to_lightgbm() -> None:
     assert scores_for([booster]) is None
 
 
+def test_trees_of_one_leaf_give_their_value() -> None:
+    matrix = np.random.default_rng(6).normal(size=(200, 3))
+    params = {"objective": "regression", "verbosity": -1}
+    booster = lgb.train(params, lgb.Dataset(matrix, np.full(200, 0.25)), 3)
+    assert all(tree["num_leaves"] == 1 for tree in booster.dump_model()["tree_info"])
+    expected = booster.predict(matrix, raw_score=True)
+    np.testing.assert_array_equal(TreeScores.from_boosters([booster]).raw(matrix)[:, 0], expected)
+
+
 def test_linear_trees_are_left_to_lightgbm() -> None:
     rng = np.random.default_rng(4)
     matrix, labels = _data(rng, 600, 4, [], 0.0)
