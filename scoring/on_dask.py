@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 
 from models.benefit import benefit_table
-from models.drift import DriftPolicy, ProfileAccumulator, ReferenceProfile, compare_profiles
-from models.extract.fingerprint import file_fingerprint
+from models.drift import DriftPolicy, ObservedProfile, ProfileAccumulator, ReferenceProfile
 from models.extract.validation import ExtractValidationError, validate_frame
 from models.model import ServiceNeedModel, load_model
 from models.ranking import rank_frame
@@ -39,10 +38,9 @@ from scoring.output import OutputBuilder
 from scoring.reading import extract_format
 from scoring.run import (
     CheckOutcome,
-    FeedRefused,
     ModelHandle,
     ScoreOptions,
-    guard_verdict,
+    judge_feed,
     sidecar_path,
 )
 from scoring.summary import ScoreSummary, ServiceCounts, chunk_counts, merge_counts
@@ -177,6 +175,88 @@ def _publish(parts: Path, out: Path, partitions: int) -> None:
     shutil.rmtree(parts, ignore_errors=True)
 
 
+def _check_on_dask(
+    frame: Any,
+    files: dict[str, bytes],
+    handle: ModelHandle,
+    data: Path,
+    *,
+    options: ScoreOptions,
+    policy: DriftPolicy,
+) -> CheckOutcome:
+    """Pass 1 on the cluster: validate every partition and judge the feed, or raise."""
+    schema = handle.model.schema
+    reference_json = handle.reference.model_dump_json() if handle.reference else None
+    check_meta = pd.DataFrame(
+        {"number": pd.Series([], dtype=int), "payload": pd.Series([], dtype=object)}
+    )
+    checked = (
+        frame.map_partitions(_check_partition, files, reference_json, meta=check_meta)
+        .compute()
+        .sort_values("number")
+    )
+    validation = ChunkedValidation(schema)
+    observed: ObservedProfile | None = None
+    offset = 0
+    for payload in checked["payload"]:
+        result = payload["result"]
+        validation.add_result(result, payload["hashes"], offset=offset)
+        offset += result.profile.rows
+        if payload["observed"] is not None:
+            observed = (
+                payload["observed"] if observed is None else observed.merge(payload["observed"])
+            )
+    outcome = validation.result()
+    if not outcome.ok:
+        raise ExtractValidationError(outcome, source=data)
+
+    def merged() -> ObservedProfile:
+        assert observed is not None
+        return observed
+
+    return judge_feed(handle, data, validation.rows, merged, options=options, policy=policy)
+
+
+def _summary(
+    handle: ModelHandle,
+    check: CheckOutcome,
+    totals: dict[str, ServiceCounts],
+    *,
+    data: Path,
+    out: Path,
+    options: ScoreOptions,
+    address: str,
+    partitions: int,
+    resumed: int,
+    started: float,
+    started_at: str,
+) -> ScoreSummary:
+    """Return the run's summary (the sidecar) from the partitions' counts."""
+    seconds = time.perf_counter() - started
+    services = handle.model.services
+    summary = ScoreSummary(
+        output=str(out),
+        output_format="parquet-dataset",
+        rows=check.rows,
+        output_rows=int(np.sum([c.clients for c in totals.values()]) // max(len(totals), 1))
+        * (options.top_k or len(services))
+        if totals
+        else 0,
+        model=handle.describe(),
+        extract={"path": str(data), "fingerprint": check.fingerprint, "rows": check.rows},
+        feed_guard=check.guard_summary(),
+        options={**options.key(), "num_threads": options.num_threads, "scheduler": address},
+        services={name: totals[name].describe() for name in services if name in totals},
+        started_at=started_at,
+        seconds=round(seconds, 3),
+        rows_per_second=check.rows / seconds if seconds > 0 else 0.0,
+        chunks=partitions,
+        chunks_resumed=resumed,
+        backend="dask",
+    )
+    return summary
+
+
 def score_on_dask(
     data: str | Path,
     handle: ModelHandle,
@@ -221,58 +301,13 @@ def score_on_dask(
     client = client or _client(address)
     try:
         files = artifact_files(handle.directory)
-        schema = handle.model.schema
         frame = _read(data)
-        reference_json = handle.reference.model_dump_json() if handle.reference else None
-        check_meta = pd.DataFrame(
-            {"number": pd.Series([], dtype=int), "payload": pd.Series([], dtype=object)}
-        )
-        checked = (
-            frame.map_partitions(_check_partition, files, reference_json, meta=check_meta)
-            .compute()
-            .sort_values("number")
-        )
-        validation = ChunkedValidation(schema)
-        observed = None
-        offset = 0
-        for payload in checked["payload"]:
-            result = payload["result"]
-            validation.add_result(result, payload["hashes"], offset=offset)
-            offset += result.profile.rows
-            if payload["observed"] is not None:
-                observed = (
-                    payload["observed"] if observed is None else observed.merge(payload["observed"])
-                )
-        outcome = validation.result()
-        if not outcome.ok:
-            raise ExtractValidationError(outcome, source=data)
-        fingerprint = file_fingerprint(data)
-
-        def observed_report(reference: ReferenceProfile) -> Any:
-            assert observed is not None
-            return compare_profiles(reference, observed, policy)
-
-        try:
-            report, problem = guard_verdict(
-                handle, observed_report, accept_drift=options.accept_drift
-            )
-        except FeedRefused as refused:
-            refused.fingerprint, refused.rows = fingerprint, validation.rows
-            raise
-        check = CheckOutcome(
-            rows=validation.rows,
-            fingerprint=fingerprint,
-            report=report,
-            accepted_reason=options.accept_drift
-            if (problem or not report or not report.passed)
-            else None,
-            problem=problem,
-        )
+        check = _check_on_dask(frame, files, handle, data, options=options, policy=policy)
         out.parent.mkdir(parents=True, exist_ok=True)
         writer = PartWriter(
             out,
             run_key={
-                "extract": fingerprint,
+                "extract": check.fingerprint,
                 "model": handle.describe(),
                 **options.key(),
                 "dask": True,
@@ -302,29 +337,19 @@ def score_on_dask(
     totals: dict[str, ServiceCounts] = {}
     for counts in scored["counts"]:
         merge_counts(totals, {k: ServiceCounts.model_validate(v) for k, v in counts.items()})
-    partitions = len(scored)
-    _publish(parts, out, partitions)
-    seconds = time.perf_counter() - started
-    services = handle.model.services
-    summary = ScoreSummary(
-        output=str(out),
-        output_format="parquet-dataset",
-        rows=check.rows,
-        output_rows=int(np.sum([c.clients for c in totals.values()]) // max(len(totals), 1))
-        * (options.top_k or len(services))
-        if totals
-        else 0,
-        model=handle.describe(),
-        extract={"path": str(data), "fingerprint": fingerprint, "rows": check.rows},
-        feed_guard=check.guard_summary(),
-        options={**options.key(), "num_threads": options.num_threads, "scheduler": address},
-        services={name: totals[name].describe() for name in services if name in totals},
+    _publish(parts, out, len(scored))
+    summary = _summary(
+        handle,
+        check,
+        totals,
+        data=data,
+        out=out,
+        options=options,
+        address=address,
+        partitions=len(scored),
+        resumed=len(writer.resumed),
+        started=started,
         started_at=started_at,
-        seconds=round(seconds, 3),
-        rows_per_second=check.rows / seconds if seconds > 0 else 0.0,
-        chunks=partitions,
-        chunks_resumed=len(writer.resumed),
-        backend="dask",
     )
     atomic_write_text(sidecar_path(out), summary.model_dump_json(indent=2))
     return summary

@@ -32,6 +32,7 @@ from models.benefit import BenefitTable, benefit_table
 from models.drift import (
     DriftPolicy,
     DriftReport,
+    ObservedProfile,
     ProfileAccumulator,
     ReferenceProfile,
     compare_profiles,
@@ -257,19 +258,41 @@ def check_extract(
     result = validation.result()
     if not result.ok:
         raise ExtractValidationError(result, source=data)
+
+    def observed() -> ObservedProfile:
+        assert accumulator is not None
+        return accumulator.observed
+
+    return judge_feed(handle, data, validation.rows, observed, options=options, policy=policy)
+
+
+def judge_feed(
+    handle: ModelHandle,
+    data: Path,
+    rows: int,
+    observed: Callable[[], ObservedProfile],
+    *,
+    options: ScoreOptions,
+    policy: DriftPolicy,
+) -> CheckOutcome:
+    """Return the feed guard's verdict on a valid extract (:func:`guard_verdict`).
+
+    ``observed`` gives the extract's profile (asked for only when the model has a
+    reference). Raises :class:`FeedRefused`, with the extract's fingerprint and rows,
+    when the guard stops the run.
+    """
     fingerprint = file_fingerprint(data)
 
-    def observed(reference: ReferenceProfile) -> DriftReport:
-        assert accumulator is not None
-        return compare_profiles(reference, accumulator.observed, policy)
+    def report_of(reference: ReferenceProfile) -> DriftReport:
+        return compare_profiles(reference, observed(), policy)
 
     try:
-        report, problem = guard_verdict(handle, observed, accept_drift=options.accept_drift)
+        report, problem = guard_verdict(handle, report_of, accept_drift=options.accept_drift)
     except FeedRefused as refused:
-        refused.fingerprint, refused.rows = fingerprint, validation.rows
+        refused.fingerprint, refused.rows = fingerprint, rows
         raise
     return CheckOutcome(
-        rows=validation.rows,
+        rows=rows,
         fingerprint=fingerprint,
         report=report,
         accepted_reason=options.accept_drift
