@@ -274,7 +274,6 @@ def expected_benefits(
     explained = (
         _estimate_contributions(model, matrix, table, num_threads=num_threads) if explain else {}
     )
-    fields = model.encoder.fields
     results: list[dict[str, ExpectedBenefit]] = []
     for row in range(len(matrix)):
         values: list[Any] | None = None
@@ -292,10 +291,7 @@ def expected_benefits(
             if found is not None:
                 per_field_row, base_row = found
                 if values is None:
-                    values = [
-                        model.encoder.decode_value(spec.name, code)
-                        for spec, code in zip(fields, matrix[row], strict=True)
-                    ]
+                    values = model.encoder.decode_row(matrix[row])
                 reasons, others = benefit_reasons(
                     model,
                     per_field_row,

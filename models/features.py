@@ -207,6 +207,13 @@ class FeatureEncoder:
             return (_EPOCH + dt.timedelta(days=int(code))).isoformat()
         return float(code)
 
+    def decode_row(self, codes: Sequence[float]) -> list[Any]:
+        """Return :meth:`decode_value` of every field of one encoded row, in field order."""
+        return [
+            self.decode_value(spec.name, code)
+            for spec, code in zip(self.fields, codes, strict=True)
+        ]
+
 
 def per_record_consents(
     consents: Sequence[Iterable[str]] | Iterable[str], count: int

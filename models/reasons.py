@@ -153,9 +153,14 @@ def format_value(spec: FieldSpec, value: Any, lang: str) -> str:
     return str(value)
 
 
+def reason_item(label: str, value_text: str) -> str:
+    """Return the "label: value" item a reason reads as."""
+    return f"{label}: {value_text}"
+
+
 def reason_text(spec: FieldSpec, value: Any, lang: str) -> str:
     """One reason item, e.g. "Työttömyyden kesto: 18 kuukautta"."""
-    return f"{spec.label.get(lang)}: {format_value(spec, value, lang)}"
+    return reason_item(spec.label.get(lang), format_value(spec, value, lang))
 
 
 def reason_headings(service: LabelSpec, lang: str) -> dict[str, str]:
@@ -255,30 +260,43 @@ class ReasonWriter:
             ``sum(r.contribution) + sum(o.contribution)`` equals ``contributions.sum()``.
         """
         groups = self._groups_for(granted)
-        shown = groups.shown
+        top, rest = self._top(contributions, groups.shown, limit)
+        reasons = [self._reason(i, float(contributions[i]), values[i]) for i in top.tolist()]
+        return reasons, self._others(groups, rest, contributions)
+
+    @staticmethod
+    def _top(
+        contributions: np.ndarray, shown: np.ndarray, limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Split the shown fields into the top reasons and the rest.
+
+        The top: above ``MIN_CONTRIBUTION``, largest first, at most ``limit``; the rest in
+        field order.
+        """
         sizes = np.abs(contributions[shown])
         # Stable: equal contributions keep the field order.
         ranked = np.argsort(-sizes, kind="stable")
         count = min(int(np.count_nonzero(sizes > MIN_CONTRIBUTION)), max(limit, 0))
-        top = shown[ranked[:count]]
-        reasons = []
-        for index in top.tolist():
-            spec = self.fields[index]
-            contribution = float(contributions[index])
-            value_text = format_value(spec, values[index], self.lang)
-            reasons.append(
-                Reason(
-                    field=spec.name,
-                    label=self.labels[index],
-                    value=values[index],
-                    value_text=value_text,
-                    direction="raises" if contribution > 0 else "lowers",
-                    contribution=contribution,
-                    text=f"{self.labels[index]}: {value_text}",
-                )
-            )
+        return shown[ranked[:count]], np.sort(shown[ranked[count:]])
+
+    def _reason(self, index: int, contribution: float, value: Any) -> Reason:
+        spec = self.fields[index]
+        value_text = format_value(spec, value, self.lang)
+        return Reason(
+            field=spec.name,
+            label=self.labels[index],
+            value=value,
+            value_text=value_text,
+            direction="raises" if contribution > 0 else "lowers",
+            contribution=contribution,
+            text=reason_item(self.labels[index], value_text),
+        )
+
+    def _others(
+        self, groups: _FieldGroups, rest: np.ndarray, contributions: np.ndarray
+    ) -> list[OtherFactor]:
+        """Return the other factors: the rest, the protected fields, each refused source."""
         others: list[OtherFactor] = []
-        rest = np.sort(shown[ranked[count:]])
         self._add(others, "other_fields", rest, contributions, self.texts["other_fields"])
         self._add(
             others,
@@ -290,7 +308,7 @@ class ReasonWriter:
         for source, indexes in groups.unconsented:
             text = self.texts[f"no_consent:{source}"]
             self._add(others, "no_consent", indexes, contributions, text, source)
-        return reasons, others
+        return others
 
     def _add(
         self,

@@ -14,11 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from models.features import per_record_consents
 from models.model import ServiceNeedModel
 from models.reasons import OtherFactor, Reason, reason_headings
 from models.rules import evaluate_rule_on_record
-from models.schema import Schema
+from models.schema import LabelSpec, Schema
 
 __all__ = ["OtherFactor", "Reason", "Suggestion", "recommend"]
 
@@ -55,6 +57,7 @@ def recommend(
     top_reasons: int = 5,
     top_k: int | None = None,
     num_threads: int = 1,
+    matrix: np.ndarray | None = None,
 ) -> list[list[Suggestion]]:
     """Ranked suggestions for each record.
 
@@ -70,41 +73,31 @@ def recommend(
         Compute TreeSHAP reasons (the costly part).
     top_k : int, optional
         Return only the first ``top_k`` suggestions per client.
+    matrix : ndarray, optional
+        ``model.encode_records(records, consents=consents)``, when the caller has it.
     """
-    matrix = model.encode_records(records, consents=consents)
+    if matrix is None:
+        matrix = model.encode_records(records, consents=consents)
     if explain:  # one TreeSHAP call gives the raw scores too (bit-identical)
         raw, contributions, base = model.explain_matrix(matrix, num_threads=num_threads)
     else:
         raw = model.raw_scores(matrix, num_threads=num_threads)
     probabilities = model.calibrate(raw)
-    fields = model.encoder.fields
     writer = model.reason_writer(lang)
     granted = None if consents is None else per_record_consents(consents, len(records))
     results: list[list[Suggestion]] = []
     for row, record in enumerate(records):
         # Eligibility rules, like the model, see no field of a source not consented to.
         visible = record if granted is None else _consented(model.schema, record, granted[row])
-        values: list[Any] | None = None
-        if explain:
-            values = [
-                model.encoder.decode_value(spec.name, code)
-                for spec, code in zip(fields, matrix[row], strict=True)
-            ]
+        values = model.encoder.decode_row(matrix[row]) if explain else None
         suggestions = []
         for column, service in enumerate(model.services):
             spec = model.schema.label_by_name[service]
-            eligible, rule_text = True, None
-            if spec.eligibility is not None and not evaluate_rule_on_record(
-                spec.eligibility.rule, visible
-            ):
-                eligible, rule_text = False, spec.eligibility.text.get(lang)
+            eligible, rule_text = _eligibility(spec, visible, lang)
             probability = float(probabilities[row, column])
             reasons: list[Reason] = []
             others: list[OtherFactor] = []
             headings = None
-            base_value = None
-            if explain:
-                base_value = float(base[row, column])
             if explain and eligible and values is not None:
                 reasons, others = writer.explain(
                     contributions[row, column],
@@ -122,7 +115,7 @@ def recommend(
                     eligible=eligible,
                     ineligibility_reason=rule_text,
                     raw_score=float(raw[row, column]),
-                    base_value=base_value,
+                    base_value=float(base[row, column]) if explain else None,
                     reasons=reasons,
                     other_factors=others,
                     reason_headings=headings,
@@ -131,6 +124,13 @@ def recommend(
         suggestions.sort(key=lambda s: (not s.eligible, -s.probability))
         results.append(suggestions[:top_k] if top_k else suggestions)
     return results
+
+
+def _eligibility(spec: LabelSpec, record: Mapping[str, Any], lang: str) -> tuple[bool, str | None]:
+    """Whether the record is eligible for the service, else also the rule's text."""
+    if spec.eligibility is not None and not evaluate_rule_on_record(spec.eligibility.rule, record):
+        return False, spec.eligibility.text.get(lang)
+    return True, None
 
 
 def _consented(schema: Schema, record: Mapping[str, Any], granted: Set[str]) -> Mapping[str, Any]:

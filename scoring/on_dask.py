@@ -257,6 +257,43 @@ def _summary(
     return summary
 
 
+def _score_partitions(
+    frame: Any,
+    files: dict[str, bytes],
+    handle: ModelHandle,
+    check: CheckOutcome,
+    out: Path,
+    parts: Path,
+    options: ScoreOptions,
+) -> tuple[pd.DataFrame, int]:
+    """Pass 2 on the cluster: each partition scored into its part; the counts, resumed parts."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = PartWriter(
+        out,
+        run_key={
+            "extract": check.fingerprint,
+            "model": handle.describe(),
+            **options.key(),
+            "dask": True,
+        },
+        resume=options.resume,
+        part_format="parquet",
+    )
+    score_meta = pd.DataFrame(
+        {
+            "number": pd.Series([], dtype=int),
+            "rows": pd.Series([], dtype=int),
+            "counts": pd.Series([], dtype=object),
+        }
+    )
+    scored = (
+        frame.map_partitions(_score_partition, files, options, str(parts), meta=score_meta)
+        .compute()
+        .sort_values("number")
+    )
+    return scored, len(writer.resumed)
+
+
 def score_on_dask(
     data: str | Path,
     handle: ModelHandle,
@@ -297,37 +334,14 @@ def score_on_dask(
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     data, out = Path(data).resolve(), Path(out).resolve()
+    parts = out.with_name(out.name + PARTS_SUFFIX)
     own_client = client is None
     client = client or _client(address)
     try:
         files = artifact_files(handle.directory)
         frame = _read(data)
         check = _check_on_dask(frame, files, handle, data, options=options, policy=policy)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        writer = PartWriter(
-            out,
-            run_key={
-                "extract": check.fingerprint,
-                "model": handle.describe(),
-                **options.key(),
-                "dask": True,
-            },
-            resume=options.resume,
-            part_format="parquet",
-        )
-        parts = out.with_name(out.name + PARTS_SUFFIX)
-        score_meta = pd.DataFrame(
-            {
-                "number": pd.Series([], dtype=int),
-                "rows": pd.Series([], dtype=int),
-                "counts": pd.Series([], dtype=object),
-            }
-        )
-        scored = (
-            frame.map_partitions(_score_partition, files, options, str(parts), meta=score_meta)
-            .compute()
-            .sort_values("number")
-        )
+        scored, resumed = _score_partitions(frame, files, handle, check, out, parts, options)
     finally:
         if own_client:
             cluster = getattr(client, "cluster", None)
@@ -347,7 +361,7 @@ def score_on_dask(
         options=options,
         address=address,
         partitions=len(scored),
-        resumed=len(writer.resumed),
+        resumed=resumed,
         started=started,
         started_at=started_at,
     )

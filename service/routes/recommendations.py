@@ -294,7 +294,7 @@ def _benefit_sorted(
 
 def _with_benefits(
     served: LoadedModel,
-    records: Sequence[Mapping[str, Any]],
+    matrix: np.ndarray,
     consents: Sequence[Sequence[str]],
     results: list[list[Suggestion]],
     *,
@@ -312,16 +312,10 @@ def _with_benefits(
     """
     model = served.model
     column = {service: position for position, service in enumerate(model.services)}
-    eligible = np.zeros((len(records), len(model.services)), dtype=bool)
+    eligible = np.zeros((len(matrix), len(model.services)), dtype=bool)
     for row, suggestions in enumerate(results):
         for suggestion in suggestions:
             eligible[row, column[suggestion.service]] = suggestion.eligible
-    # Without effect models nothing is predicted: every benefit says no_effect_model.
-    matrix = (
-        model.encode_records(records, consents=consents)
-        if model.effects is not None
-        else np.zeros((len(records), 0))
-    )
     benefits = expected_benefits(
         model,
         matrix,
@@ -329,7 +323,7 @@ def _with_benefits(
         lang=language,
         explain=explain_benefit,
         top_reasons=top_reasons,
-        granted=per_record_consents(consents, len(records)),
+        granted=per_record_consents(consents, len(matrix)),
         num_threads=num_threads,
     )
     if rank_by == "benefit":
@@ -366,9 +360,12 @@ def _recommend_clients(
     consents = [list(client.consents) for client in clients]
     records = [client.profile.model_dump() for client in clients]
     metrics.feed_drift.observe(records, consents)
+    # Encoded once: the need models and the effect models see the same matrix.
+    matrix = served.model.encode_records(records, consents=consents)
     results = recommend(
         served.model,
         records,
+        matrix=matrix,
         consents=consents,
         lang=language,
         explain=explain,
@@ -379,7 +376,7 @@ def _recommend_clients(
     )
     results, benefits = _with_benefits(
         served,
-        records,
+        matrix,
         consents,
         results,
         language=language,
