@@ -24,6 +24,10 @@ from typing import Any
 from models.store import CANDIDATE_ALIAS, DEFAULT_REGISTERED_MODEL, PRODUCTION_ALIAS, tarve_home
 
 TAG_DEMO = "tarve.demo"
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+"""The time in the demo's artifact and key names. Not ``%Y%m%d-%H%M%S``: a date, a
+dash and three digits can read as a personal identity code (``261201-1706``), and a
+key name that looks like one is refused (about 3 % of the seconds of a year did)."""
 """Set (``"true"``) on a version the demo promoted: the demo may move that alias again."""
 MSG_ALIAS_NOT_OURS = (
     "'{alias}' of {name} points to version {version}, which the demo did not promote "
@@ -104,7 +108,7 @@ def run_demo(args: argparse.Namespace) -> int:
     data.parent.mkdir(parents=True, exist_ok=True)
     import datetime as dt
 
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
     artifact = tarve_home() / "models" / f"demo-{stamp}"
     _step(f"1/5 synthetic register: {args.rows:,} rows -> {data}")
     if main(["synth", "--rows", str(args.rows), "--seed", str(args.seed), "--out", str(data)]):
@@ -271,7 +275,7 @@ def _demo_keys() -> dict[str, str]:
 
     database = Database(get_settings().database_url)
     upgrade_database(database.engine)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
     tokens = {}
     for role in (Role.CASEWORKER, Role.AUDITOR, Role.ADMIN):
         _, token = create_key(database, name=f"demo-{role.value}-{stamp}", role=role)

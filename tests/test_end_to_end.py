@@ -84,3 +84,15 @@ def test_demo_may_move_a_production_alias_it_set_itself(
 
     _production_version(tmp_path, tags={TAG_DEMO: "true"})
     assert foreign_production_alias(reset=False) is None
+
+
+def test_demo_key_names_never_look_like_an_identity_code() -> None:
+    import datetime as dt
+
+    from service.auth import check_key_name
+    from tarve.demo import STAMP_FORMAT
+
+    start = dt.datetime(2026, 12, 1, 17, 6, 5, tzinfo=dt.UTC)  # failed with the old format
+    for seconds in range(0, 366 * 86_400, 613):
+        stamp = (start + dt.timedelta(seconds=seconds)).strftime(STAMP_FORMAT)
+        check_key_name(f"demo-caseworker-{stamp}")
