@@ -187,7 +187,7 @@ def main() -> None:
             hide_fields(schema, MOTIVATION_PROXIES),
             seed=args.seed,
             num_threads=THREADS,
-            final_stage=False,
+            final_stage=None,
         )
         print(
             f"\nHidden confounder: motivation measurements {list(MOTIVATION_PROXIES)} withheld "

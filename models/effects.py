@@ -6,19 +6,29 @@ being employed or in education within six months if the client receives the serv
 instead of no service (a conditional average treatment effect learned from the service
 history; see ``docs/effects.md``).
 
-Per service the artifact holds a final-stage LightGBM regressor (its raw score *is* the
-estimated benefit, in probability points), the common-support bounds on the propensity,
+Per service the artifact holds a final stage, the common-support bounds on the propensity,
 and an interval table: the doubly robust average effect, with its confidence interval,
 among clients whose estimate fell in the same band. A shared propensity model (any
 service at all, then which one) says whether a client lies inside common support;
 outside it, or when the client is not eligible, the answer is "not estimable" and why.
+
+A final stage is one of two kinds:
+
+- ``index`` (the default of ``tarve train``): the service shifts the log-odds of the
+  outcome by ``shift + need_gain * need``, where the need for the service and the
+  baseline chance without any service are LightGBM models of the register fields
+  (:mod:`models.effect_index`);
+- ``trees``: a LightGBM regressor on the register fields whose raw score *is* the
+  estimated benefit, in probability points.
 
 On disk (a folder ``effects/`` inside the model artifact)::
 
     effects.json          services, arms, bounds, interval tables, averages, metadata
     propensity_activation.txt   binary LightGBM: did the client receive any service
     propensity_choice.txt       multiclass LightGBM: which service, among those who got one
-    final/<service>.txt   the final-stage LightGBM regressor of each service
+    baseline.txt          binary LightGBM: the outcome without any service (index stages)
+    need_index/<service>.txt   binary LightGBM: the need for the service (index stages)
+    final/<service>.txt   the final-stage LightGBM regressor (trees stages)
 
 Loading reads LightGBM text and JSON only; nothing is unpickled.
 """
@@ -36,6 +46,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models.effect_index import index_attributions, index_effect
 from models.features import FeatureEncoder
 from models.rules import evaluate_rule
 from models.schema import Schema
@@ -46,7 +57,14 @@ EFFECTS_MANIFEST = "effects.json"
 ACTIVATION_FILE = "propensity_activation.txt"
 CHOICE_FILE = "propensity_choice.txt"
 FINAL_DIR = "final"
-EFFECTS_FORMAT_VERSION = 1
+BASELINE_FILE = "baseline.txt"
+NEED_INDEX_DIR = "need_index"
+EFFECTS_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
+"""Version 1 artifacts hold trees stages only."""
+STAGE_INDEX = "index"
+STAGE_TREES = "trees"
+FINAL_STAGES = (STAGE_INDEX, STAGE_TREES)
 
 STATUS_ESTIMATED = "estimated"
 STATUS_NOT_ELIGIBLE = "not_eligible"
@@ -83,6 +101,8 @@ MSG_EFFECTS_FEATURES = (
     "{path}: the effect models' feature names do not match the schema's model inputs"
 )
 MSG_UNKNOWN_SERVICE = "no effect model for service {service!r}; the effect models have {services}"
+MSG_ONE_STAGE = "service {service!r}: give exactly one final stage (a booster or an index stage)"
+MSG_NO_BASELINE = "index final stages need the baseline outcome model (baseline=)"
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,19 @@ class IntervalBand:
         }
 
 
+@dataclass(frozen=True)
+class IndexStage:
+    """An index final stage: effect ``sigmoid(L + shift + need_gain * need) - sigmoid(L)``.
+
+    ``need_model`` is the binary LightGBM of the recorded need for the service
+    (``need = sigmoid(raw score)``); ``L`` is the shared baseline model's raw score.
+    """
+
+    shift: float
+    need_gain: float
+    need_model: lgb.Booster
+
+
 @dataclass
 class ServiceEffect:
     """One service's served effect model.
@@ -118,8 +151,8 @@ class ServiceEffect:
     ----------
     service : str
         The service (label name).
-    booster : lightgbm.Booster
-        Final-stage regressor; its raw score is the estimated benefit.
+    booster : lightgbm.Booster or None
+        A trees final stage: a regressor whose raw score is the estimated benefit.
     support : tuple of float
         Lower and upper bound of the propensity ``P(service | x, service or none)`` inside
         which an estimate is given.
@@ -127,13 +160,40 @@ class ServiceEffect:
         The interval table, sorted by ``upper_edge`` (the last edge is infinite).
     summary : dict
         Average effect with its interval, sensitivity figures, counts (JSON-ready).
+    index : IndexStage or None
+        An index final stage (then ``booster`` is None).
     """
 
     service: str
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     support: tuple[float, float]
     bands: list[IntervalBand]
     summary: dict[str, Any] = field(default_factory=dict)
+    index: IndexStage | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse an effect with no final stage or with both kinds."""
+        if (self.booster is None) == (self.index is None):
+            raise ValueError(MSG_ONE_STAGE.format(service=self.service))
+
+    @property
+    def final_stage(self) -> str:
+        """``index`` or ``trees``."""
+        return STAGE_TREES if self.index is None else STAGE_INDEX
+
+    @property
+    def scored_booster(self) -> lgb.Booster:
+        """The booster whose raw score the estimate is computed from."""
+        booster = self.booster if self.index is None else self.index.need_model
+        assert booster is not None
+        return booster
+
+    def estimate(self, raw: np.ndarray, baseline: np.ndarray | None) -> np.ndarray:
+        """Turn :attr:`scored_booster`'s raw scores (and the baseline's) into estimates."""
+        if self.index is None:
+            return raw
+        assert baseline is not None
+        return index_effect(self.index.shift, self.index.need_gain, raw, baseline)
 
     def interval(self, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper interval bound for each estimate, from the interval table."""
@@ -240,6 +300,8 @@ class ServiceEffectModels:
         Every service the schema lists (those without a model answer ``no_effect_model``).
     metadata : dict
         Method, parameters, training date and evaluation figures (JSON-ready).
+    baseline : lightgbm.Booster or None
+        Binary LightGBM of the outcome without any service; index stages need it.
     """
 
     def __init__(
@@ -250,8 +312,12 @@ class ServiceEffectModels:
         effects: Mapping[str, ServiceEffect],
         services: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        baseline: lgb.Booster | None = None,
     ) -> None:
+        if baseline is None and any(e.index is not None for e in effects.values()):
+            raise ValueError(MSG_NO_BASELINE)
         self.schema = schema
+        self.baseline = baseline
         self.encoder = FeatureEncoder(schema)
         self.propensity = propensity
         self.arms = list(propensity.arms)
@@ -274,14 +340,16 @@ class ServiceEffectModels:
     def tree_scores(self) -> TreeScores | None:
         """All effect boosters in one :class:`~models.tree_scores.TreeScores` (built once).
 
-        In order: the activation model, the choice model, each final stage in
-        :attr:`effects` order. None where the kernel cannot take them (``predict`` then).
+        In order: the activation model, the choice model, the baseline model (if any),
+        each effect's :attr:`ServiceEffect.scored_booster` in :attr:`effects` order. None
+        where the kernel cannot take them (``predict`` then).
         """
         if not self._scores_tried:
             with self._scores_lock:
                 if not self._scores_tried:
                     boosters = [self.propensity.activation, self.propensity.choice]
-                    boosters += [effect.booster for effect in self.effects.values()]
+                    boosters += [] if self.baseline is None else [self.baseline]
+                    boosters += [effect.scored_booster for effect in self.effects.values()]
                     scores = scores_for(boosters)
                     if scores is not None and all(
                         has_normal_output(objective) for objective in scores.objectives[:2]
@@ -293,18 +361,25 @@ class ServiceEffectModels:
     def _predictions(
         self, matrix: np.ndarray, *, num_threads: int
     ) -> tuple[np.ndarray, Callable[[str, np.ndarray], np.ndarray]]:
-        """``P(arm | x)`` and a function giving a final stage's raw scores on some rows.
+        """``P(arm | x)`` and a function giving a service's estimates on some rows.
 
         Through :meth:`tree_scores` (one pass, bit-identical raw scores) where it can,
         else each booster's ``predict``.
         """
         scores = self.tree_scores()
         if scores is None:
+            params = _thread_params(num_threads)
+            baseline = (
+                None
+                if self.baseline is None
+                else np.asarray(self.baseline.predict(matrix, raw_score=True, **params))
+            )
 
             def predicted(service: str, rows: np.ndarray) -> np.ndarray:
-                booster = self.effects[service].booster
-                return np.asarray(
-                    booster.predict(matrix[rows], raw_score=True, **_thread_params(num_threads))
+                effect = self.effects[service]
+                raw = effect.scored_booster.predict(matrix[rows], raw_score=True, **params)
+                return effect.estimate(
+                    np.asarray(raw), None if baseline is None else baseline[rows]
                 )
 
             return self.propensity.arm_probability(matrix, num_threads=num_threads), predicted
@@ -312,11 +387,15 @@ class ServiceEffectModels:
         activation, choice = scores.columns[0], scores.columns[1]
         any_service = normal_output(raw[:, activation], scores.objectives[0])[:, 0]
         which = normal_output(raw[:, choice], scores.objectives[1])
-        column = {service: scores.columns[2 + i].start for i, service in enumerate(self.effects)}
+        first = 2 if self.baseline is None else 3
+        baseline_raw = None if self.baseline is None else raw[:, scores.columns[2].start]
+        column = {
+            service: scores.columns[first + i].start for i, service in enumerate(self.effects)
+        }
 
         def from_pass(service: str, rows: np.ndarray) -> np.ndarray:
-            values: np.ndarray = raw[rows, column[service]]
-            return values
+            baseline = None if baseline_raw is None else baseline_raw[rows]
+            return self.effects[service].estimate(raw[rows, column[service]], baseline)
 
         return PropensityModel.combine(any_service, which), from_pass
 
@@ -393,7 +472,11 @@ class ServiceEffectModels:
     def contributions(
         self, matrix: np.ndarray, service: str, *, num_threads: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact TreeSHAP of a service's final stage, summed per input field.
+        """Per input field, what moves a service's estimate away from the base value.
+
+        A trees stage: its exact TreeSHAP. An index stage: the exact TreeSHAP of its
+        two indices carried through the effect formula
+        (:func:`models.effect_index.index_attributions`).
 
         Returns
         -------
@@ -404,21 +487,37 @@ class ServiceEffectModels:
         if service not in self.effects:
             known = list(self.effects)
             raise KeyError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
-        booster = self.effects[service].booster
-        contrib = np.asarray(
-            booster.predict(matrix, pred_contrib=True, **_thread_params(num_threads))
-        ).reshape(len(matrix), matrix.shape[1] + 1)
-        return contrib[:, :-1] @ self._feature_to_field, contrib[:, -1]
+        effect = self.effects[service]
+
+        def contrib(booster: lgb.Booster) -> np.ndarray:
+            values = booster.predict(matrix, pred_contrib=True, **_thread_params(num_threads))
+            return np.asarray(values).reshape(len(matrix), matrix.shape[1] + 1)
+
+        if effect.index is None:
+            per_feature = contrib(effect.scored_booster)
+            return per_feature[:, :-1] @ self._feature_to_field, per_feature[:, -1]
+        assert self.baseline is not None
+        per_feature, base = index_attributions(
+            effect.index.shift,
+            effect.index.need_gain,
+            contrib(effect.index.need_model),
+            contrib(self.baseline),
+        )
+        return per_feature @ self._feature_to_field, base
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``effects/`` into a model artifact directory (LightGBM text + JSON)."""
         root = Path(directory) / EFFECTS_DIR
-        (root / FINAL_DIR).mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
         self.propensity.activation.save_model(str(root / ACTIVATION_FILE))
         self.propensity.choice.save_model(str(root / CHOICE_FILE))
+        if self.baseline is not None:
+            self.baseline.save_model(str(root / BASELINE_FILE))
         for service, effect in self.effects.items():
-            effect.booster.save_model(str(root / FINAL_DIR / f"{service}.txt"))
+            folder = root / (FINAL_DIR if effect.index is None else NEED_INDEX_DIR)
+            folder.mkdir(exist_ok=True)
+            effect.scored_booster.save_model(str(folder / f"{service}.txt"))
         manifest = {
             "format_version": EFFECTS_FORMAT_VERSION,
             "services": self.services,
@@ -427,6 +526,12 @@ class ServiceEffectModels:
             "schema_fingerprint": self.schema.fingerprint(),
             "effects": {
                 service: {
+                    "final_stage": effect.final_stage,
+                    **(
+                        {}
+                        if effect.index is None
+                        else {"shift": effect.index.shift, "need_gain": effect.index.need_gain}
+                    ),
                     "support": list(effect.support),
                     "bands": [band.to_dict() for band in effect.bands],
                     "summary": effect.summary,
@@ -448,7 +553,7 @@ class ServiceEffectModels:
         if not manifest_path.is_file():
             raise FileNotFoundError(MSG_NOT_EFFECTS.format(path=root, manifest=EFFECTS_MANIFEST))
         manifest: dict[str, Any] = json.loads(manifest_path.read_text("utf-8"))
-        if manifest.get("format_version") != EFFECTS_FORMAT_VERSION:
+        if manifest.get("format_version") not in READABLE_FORMAT_VERSIONS:
             raise ValueError(
                 MSG_EFFECTS_FORMAT.format(
                     path=root,
@@ -468,13 +573,27 @@ class ServiceEffectModels:
                 )
                 for band in entry["bands"]
             ]
+            index = None
+            booster = None
+            if entry.get("final_stage", STAGE_TREES) == STAGE_INDEX:
+                index = IndexStage(
+                    shift=float(entry["shift"]),
+                    need_gain=float(entry["need_gain"]),
+                    need_model=lgb.Booster(
+                        model_file=str(root / NEED_INDEX_DIR / f"{service}.txt")
+                    ),
+                )
+            else:
+                booster = lgb.Booster(model_file=str(root / FINAL_DIR / f"{service}.txt"))
             effects[service] = ServiceEffect(
                 service=service,
-                booster=lgb.Booster(model_file=str(root / FINAL_DIR / f"{service}.txt")),
+                booster=booster,
                 support=(float(entry["support"][0]), float(entry["support"][1])),
                 bands=bands,
                 summary=dict(entry.get("summary", {})),
+                index=index,
             )
+        baseline_path = root / BASELINE_FILE
         models = cls(
             schema=schema,
             propensity=PropensityModel(
@@ -485,6 +604,9 @@ class ServiceEffectModels:
             effects=effects,
             services=manifest["services"],
             metadata=manifest.get("metadata", {}),
+            baseline=lgb.Booster(model_file=str(baseline_path))
+            if baseline_path.is_file()
+            else None,
         )
         if models.encoder.feature_names != manifest["feature_names"]:
             raise ValueError(MSG_EFFECTS_FEATURES.format(path=root))

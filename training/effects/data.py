@@ -36,6 +36,9 @@ class History:
         The control first, then every service that occurs in the treatment column.
     services : list of str
         The schema's services, in schema order.
+    need_labels : ndarray of float, shape (rows, services)
+        The recorded need label of each service (0/1; NaN where not recorded or where
+        the extract has no such column).
     """
 
     matrix: np.ndarray
@@ -46,6 +49,7 @@ class History:
     services: list[str]
     feature_names: list[str]
     categorical_features: list[str]
+    need_labels: np.ndarray
 
     def treated(self, service: str) -> np.ndarray:
         """Rows that received ``service``."""
@@ -97,4 +101,15 @@ def read_history(frame: pd.DataFrame, schema: Schema, *, control: str = CONTROL)
         services=services,
         feature_names=encoder.feature_names,
         categorical_features=encoder.categorical_features,
+        need_labels=_need_labels(frame, schema),
     )
+
+
+def _need_labels(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    columns = [
+        pd.to_numeric(frame[label.column].astype("Float64")).to_numpy(np.float64, na_value=np.nan)
+        if label.column in frame.columns
+        else np.full(len(frame), np.nan)
+        for label in schema.labels
+    ]
+    return np.column_stack(columns) if columns else np.zeros((len(frame), 0))

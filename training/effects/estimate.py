@@ -9,14 +9,24 @@ For each service ``s`` the contrast population is the eligible clients who recei
    (:func:`training.effects.inference.dr_pseudo_outcome`);
 3. the average effect, its interval and the sensitivity bounds come from DoubleML's IRM
    fed with these nuisances (:func:`training.effects.inference.doubleml_average_effect`);
-4. the final stage is a LightGBM regressor on the features fitted with the R-loss
-   (:func:`training.effects.inference.r_learner_target`: label ``(Y - m)/(D - e)``,
-   weight ``(D - e)^2``), so what is served is LightGBM text and no distillation is
-   needed: fitted per fold for out-of-fold estimates and the number of rounds (early
-   stopping on the held-out fold's R-loss), then on all clients. The doubly robust
-   ``phi`` is kept for everything that is an average (effects, groups, bands): its
-   ``1/e`` terms make it a very noisy regression target where few clients got a
-   service, which let noisy services win the top of a benefit ranking by chance;
+4. the final stage minimises the R-loss ``sum ((Y - m) - (D - e) tau(x))^2`` (Nie and
+   Wager 2021), per fold for out-of-fold estimates, then on all clients. Two kinds:
+
+   - ``index`` (default): ``tau`` depends on the client through the need for the
+     service and the baseline chance only, with two coefficients per service
+     (:mod:`training.effects.index_stage`, :mod:`models.effect_index`). Measured on the
+     synthetic register (``bench/bench_impact.py``), it ranks clients far better than a
+     regressor on all fields, which learns from the few thousand treated clients alone;
+   - ``trees``: a LightGBM regressor on the register fields (label ``(Y - m)/(D - e)``,
+     weight ``(D - e)^2``, :func:`training.effects.inference.r_learner_target`; rounds
+     by early stopping on the held-out fold's R-loss), for registers where the effect
+     varies with fields the need does not capture.
+
+   Either way what is served is LightGBM text and JSON, so no distillation is needed.
+   The doubly robust ``phi`` is kept for everything that is an average (effects,
+   groups, bands): its ``1/e`` terms make it a very noisy regression target where few
+   clients got a service, which let noisy services win the top of a benefit ranking by
+   chance;
 6. the interval table: out-of-fold estimates are cut into bands, and each band's
    doubly robust average with its 95 % interval is what a served estimate in that band
    is shown with.
@@ -34,6 +44,10 @@ import numpy as np
 import pandas as pd
 
 from models.effects import (
+    FINAL_STAGES,
+    STAGE_INDEX,
+    STAGE_TREES,
+    IndexStage,
     IntervalBand,
     ServiceEffect,
     ServiceEffectModels,
@@ -41,12 +55,19 @@ from models.effects import (
 from models.groups import audit_group_frame
 from models.schema import Schema
 from training.effects.data import CONTROL, History, read_history
+from training.effects.index_stage import (
+    NeedIndices,
+    baseline_logit,
+    fit_index_stage,
+    fit_need_indices,
+)
 from training.effects.inference import (
     AverageEffect,
     doubleml_average_effect,
     dr_pseudo_outcome,
     mean_interval,
     r_learner_target,
+    r_residuals,
 )
 from training.effects.nuisance import BASE_PARAMS, MIN_ARM_CLIENTS, Nuisances, cross_fit_nuisances
 
@@ -69,6 +90,7 @@ CLIENTS_PER_BAND_TREATED = 250
 """Bands are cut so that each holds about this many treated clients (at most MAX_BANDS)."""
 MIN_GROUP_CLIENTS = 100
 """Group effects are reported for groups of at least this many clients in the contrast."""
+MSG_FINAL_STAGE = "final_stage must be one of {stages} or None, not {value!r}"
 
 
 @dataclass
@@ -85,6 +107,8 @@ class ServiceFit:
     supported_share: float
     best_rounds: int
     groups: dict[str, dict[str, AverageEffect]] = field(default_factory=dict)
+    final_stage: str | None = None
+    coefficients: tuple[float, float] | None = None
 
 
 @dataclass
@@ -106,7 +130,13 @@ class EffectFit:
                     "average_effect": fit.average.to_dict(),
                     "naive_difference": fit.naive_difference,
                     "supported_share": fit.supported_share,
+                    "final_stage": fit.final_stage,
                     "final_stage_rounds": fit.best_rounds,
+                    **(
+                        {}
+                        if fit.coefficients is None
+                        else {"shift": fit.coefficients[0], "need_gain": fit.coefficients[1]}
+                    ),
                     "groups": {
                         attribute: {value: g.to_dict() for value, g in values.items()}
                         for attribute, values in fit.groups.items()
@@ -210,6 +240,101 @@ def _group_effects(
     return result
 
 
+@dataclass(frozen=True)
+class _Contrast:
+    """One service's contrast population (``rows``) and its nuisances on those rows."""
+
+    rows: np.ndarray
+    treated: np.ndarray
+    propensity: np.ndarray
+    mu_treated: np.ndarray
+    mu_control: np.ndarray
+    outcome: np.ndarray
+    naive: float
+    supported_share: float
+
+    def nuisances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(Y, D, e, mu_1, mu_0)`` on the contrast rows, as the estimators take them."""
+        return self.outcome, self.treated, self.propensity, self.mu_treated, self.mu_control
+
+
+def _contrast(
+    history: History, nuisances: Nuisances, column: int, min_propensity: float
+) -> _Contrast | str:
+    """Return the contrast of service ``column`` with no service, or why there is none."""
+    service = history.services[column]
+    if service not in history.arms or history.arms.index(service) not in nuisances.outcome:
+        return f"fewer than {MIN_ARM_CLIENTS} clients received it"
+    arm = history.arms.index(service)
+    treated_all = history.arm == arm
+    observed = ~np.isnan(history.outcome)
+    contrast = history.eligible[:, column] & observed & (treated_all | history.control)
+    probability = nuisances.arm_probability
+    propensity = probability[:, arm] / np.maximum(probability[:, arm] + probability[:, 0], 1e-12)
+    inside = (propensity >= min_propensity) & (propensity <= 1.0 - min_propensity)
+    rows = contrast & inside
+    treated = treated_all[rows]
+    if treated.sum() < MIN_ARM_CLIENTS // 2 or (~treated).sum() < MIN_ARM_CLIENTS:
+        return "too few clients inside common support"
+    naive = float(
+        history.outcome[contrast & treated_all].mean()
+        - history.outcome[contrast & history.control].mean()
+    )
+    return _Contrast(
+        rows=rows,
+        treated=treated,
+        propensity=propensity[rows],
+        mu_treated=nuisances.outcome[arm][rows],
+        mu_control=nuisances.outcome[0][rows],
+        outcome=history.outcome[rows],
+        naive=naive,
+        supported_share=float(rows.sum() / max(contrast.sum(), 1)),
+    )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A fitted final stage: what is served, and the out-of-fold estimates (all rows)."""
+
+    kind: str
+    out_of_fold: np.ndarray
+    booster: lgb.Booster | None = None
+    index: IndexStage | None = None
+    best_rounds: int = 0
+    coefficients: tuple[float, float] | None = None
+
+
+def _fit_stage(
+    kind: str,
+    name: str,
+    history: History,
+    contrast: _Contrast,
+    nuisances: Nuisances,
+    indices: NeedIndices,
+    *,
+    seed: int,
+    num_threads: int,
+) -> _Stage:
+    """Fit an index stage where the service has a need index, else a trees stage."""
+    rows = contrast.rows
+    folds = nuisances.folds
+    if kind == STAGE_INDEX and name in indices.models and nuisances.baseline is not None:
+        need_raw = indices.out_of_fold[name][rows]
+        baseline = baseline_logit(contrast.mu_control)
+        coefficients, estimates = fit_index_stage(
+            r_residuals(*contrast.nuisances()), need_raw, baseline, folds[rows]
+        )
+        out_of_fold = np.full(len(rows), np.nan)
+        out_of_fold[rows] = estimates
+        index = IndexStage(coefficients[0], coefficients[1], indices.models[name])
+        return _Stage(STAGE_INDEX, out_of_fold, index=index, coefficients=coefficients)
+    target = r_learner_target(*contrast.nuisances())
+    booster, out_of_fold, best_rounds = _final_stage(
+        history, rows, target, folds, seed=seed, num_threads=num_threads
+    )
+    return _Stage(STAGE_TREES, out_of_fold, booster=booster, best_rounds=best_rounds)
+
+
 def fit_effects(
     frame: pd.DataFrame,
     schema: Schema,
@@ -220,7 +345,7 @@ def fit_effects(
     control: str = CONTROL,
     num_threads: int = 0,
     sensitivity: tuple[float, float] | None = None,
-    final_stage: bool = True,
+    final_stage: str | None = STAGE_INDEX,
 ) -> EffectFit:
     """Fit the effect models of every service from a register's history.
 
@@ -243,108 +368,130 @@ def fit_effects(
     sensitivity : tuple of float, optional
         ``(cf_y, cf_d)`` of the omitted-variable bounds; DoubleML's defaults-like
         0.03/0.03 when omitted.
-    final_stage : bool, default True
-        Fit the final-stage models (False: averages and bounds only, for experiments;
-        the returned models then estimate nothing for any client).
+    final_stage : {"index", "trees"} or None, default "index"
+        The kind of final stage (a service without a need index, because its need label
+        is missing or too rarely recorded, gets a trees stage); None fits none (averages
+        and bounds only, for experiments: the models then estimate nothing).
 
     Returns
     -------
     EffectFit
     """
+    if final_stage is not None and final_stage not in FINAL_STAGES:
+        raise ValueError(MSG_FINAL_STAGE.format(stages=list(FINAL_STAGES), value=final_stage))
     started = time.perf_counter()
     history = read_history(frame, schema, control=control)
     nuisances = cross_fit_nuisances(history, n_folds=n_folds, seed=seed, num_threads=num_threads)
+    indices = (
+        fit_need_indices(history, nuisances.folds, seed=seed, num_threads=num_threads)
+        if final_stage == STAGE_INDEX
+        else NeedIndices({}, {})
+    )
     try:
         groups: pd.DataFrame | None = audit_group_frame(schema, frame)
     except KeyError:
         groups = None
     cf = {} if sensitivity is None else {"cf_y": sensitivity[0], "cf_d": sensitivity[1]}
-    observed = ~np.isnan(history.outcome)
-    arm_probability = nuisances.arm_probability
     services: dict[str, ServiceFit] = {}
     served: dict[str, ServiceEffect] = {}
     skipped: dict[str, str] = {}
     for column, service in enumerate(history.services):
-        if service not in history.arms or history.arms.index(service) not in nuisances.outcome:
-            skipped[service] = f"fewer than {MIN_ARM_CLIENTS} clients received it"
+        contrast = _contrast(history, nuisances, column, min_propensity)
+        if isinstance(contrast, str):
+            skipped[service] = contrast
             continue
-        arm = history.arms.index(service)
-        treated_all = history.arm == arm
-        contrast = history.eligible[:, column] & observed & (treated_all | history.control)
-        propensity = arm_probability[:, arm] / np.maximum(
-            arm_probability[:, arm] + arm_probability[:, 0], 1e-12
-        )
-        inside = (propensity >= min_propensity) & (propensity <= 1.0 - min_propensity)
-        rows = contrast & inside
-        treated = treated_all[rows]
-        if treated.sum() < MIN_ARM_CLIENTS // 2 or (~treated).sum() < MIN_ARM_CLIENTS:
-            skipped[service] = "too few clients inside common support"
-            continue
-        mu_treated = nuisances.outcome[arm][rows]
-        mu_control = nuisances.outcome[0][rows]
-        outcome = history.outcome[rows]
-        pseudo = dr_pseudo_outcome(outcome, treated, propensity[rows], mu_treated, mu_control)
+        outcome, treated, propensity, mu_treated, mu_control = contrast.nuisances()
+        pseudo = dr_pseudo_outcome(outcome, treated, propensity, mu_treated, mu_control)
         average = doubleml_average_effect(
-            history.matrix[rows], outcome, treated, propensity[rows], mu_treated, mu_control, **cf
+            history.matrix[contrast.rows],
+            outcome,
+            treated,
+            propensity,
+            mu_treated,
+            mu_control,
+            **cf,
         )
-        if final_stage:
-            target = r_learner_target(outcome, treated, propensity[rows], mu_treated, mu_control)
-            booster, out_of_fold, best_rounds = _final_stage(
-                history, rows, target, nuisances.folds, seed=seed, num_threads=num_threads
+        stage = (
+            None
+            if final_stage is None
+            else _fit_stage(
+                final_stage,
+                service,
+                history,
+                contrast,
+                nuisances,
+                indices,
+                seed=seed,
+                num_threads=num_threads,
             )
-            bands = _bands(out_of_fold[rows], pseudo, int(treated.sum()))
-        else:
-            booster, out_of_fold, best_rounds, bands = None, np.full(len(rows), np.nan), 0, []
-        naive = float(
-            history.outcome[contrast & treated_all].mean()
-            - history.outcome[contrast & history.control].mean()
         )
         fit = ServiceFit(
             service=service,
-            rows=rows,
-            treated=treated,
+            rows=contrast.rows,
+            treated=contrast.treated,
             pseudo_outcome=pseudo,
-            out_of_fold=out_of_fold,
+            out_of_fold=np.full(len(contrast.rows), np.nan) if stage is None else stage.out_of_fold,
             average=average,
-            naive_difference=naive,
-            supported_share=float(rows.sum() / max(contrast.sum(), 1)),
-            best_rounds=best_rounds,
-            groups=_group_effects(groups, rows, pseudo, treated),
+            naive_difference=contrast.naive,
+            supported_share=contrast.supported_share,
+            best_rounds=0 if stage is None else stage.best_rounds,
+            groups=_group_effects(groups, contrast.rows, pseudo, contrast.treated),
+            final_stage=None if stage is None else stage.kind,
+            coefficients=None if stage is None else stage.coefficients,
         )
         services[service] = fit
-        if booster is None:
+        if stage is None:
             continue
         served[service] = ServiceEffect(
             service=service,
-            booster=booster,
+            booster=stage.booster,
             support=(min_propensity, 1.0 - min_propensity),
-            bands=bands,
+            bands=_bands(stage.out_of_fold[contrast.rows], pseudo, int(contrast.treated.sum())),
             summary={
                 "average_effect": average.to_dict(),
                 "supported_share": fit.supported_share,
-                "naive_difference": naive,
+                "naive_difference": fit.naive_difference,
+                "final_stage": stage.kind,
             },
+            index=stage.index,
         )
-    seconds = time.perf_counter() - started
     models = ServiceEffectModels(
         schema=schema,
         propensity=nuisances.propensity,
         effects=served,
         services=history.services,
-        metadata={
-            "method": (
-                "cross-fitted nuisances (LightGBM); R-learner final stage (LightGBM); "
-                "doubly robust averages, groups and interval bands"
-            ),
-            "n_folds": n_folds,
-            "seed": seed,
-            "min_propensity": min_propensity,
-            "control": control,
-            "treatment_column": schema.treatment_column,
-            "outcome_column": schema.outcome_column,
-            "clients": len(frame),
-            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "skipped": skipped,
-        },
+        metadata=_metadata(schema, final_stage, n_folds, seed, min_propensity, control, len(frame)),
+        baseline=nuisances.baseline if any(e.index for e in served.values()) else None,
     )
-    return EffectFit(models, history, nuisances, services, skipped, seconds)
+    models.metadata["skipped"] = skipped
+    return EffectFit(models, history, nuisances, services, skipped, time.perf_counter() - started)
+
+
+def _metadata(
+    schema: Schema,
+    final_stage: str | None,
+    n_folds: int,
+    seed: int,
+    min_propensity: float,
+    control: str,
+    clients: int,
+) -> dict[str, Any]:
+    stage = {
+        STAGE_INDEX: "index final stage (need and baseline indices, two coefficients per "
+        "service, R-loss)",
+        STAGE_TREES: "R-learner final stage (LightGBM)",
+        None: "no final stage",
+    }[final_stage]
+    return {
+        "method": f"cross-fitted nuisances (LightGBM); {stage}; doubly robust averages, "
+        "groups and interval bands",
+        "final_stage": final_stage,
+        "n_folds": n_folds,
+        "seed": seed,
+        "min_propensity": min_propensity,
+        "control": control,
+        "treatment_column": schema.treatment_column,
+        "outcome_column": schema.outcome_column,
+        "clients": clients,
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }

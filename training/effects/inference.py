@@ -73,11 +73,24 @@ def r_learner_target(
     ``x``, is the R-loss ``sum ((Y - m) - (D - e) tau(x))^2``. Unlike the doubly robust
     pseudo-outcome, no ``1/e`` term blows up when few clients received the service.
     """
+    outcome_residual, residual = r_residuals(outcome, treated, propensity, mu_treated, mu_control)
+    return outcome_residual / residual, residual**2
+
+
+def r_residuals(
+    outcome: np.ndarray,
+    treated: np.ndarray,
+    propensity: np.ndarray,
+    mu_treated: np.ndarray,
+    mu_control: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the outcome's and the treatment's residuals ``(Y - m, D - e)`` of the R-loss."""
     d = treated.astype(np.float64)
     mean_outcome = propensity * mu_treated + (1.0 - propensity) * mu_control
-    residual = d - propensity
-    label = (outcome - mean_outcome) / residual
-    return np.asarray(label, dtype=np.float64), np.asarray(residual**2, dtype=np.float64)
+    return (
+        np.asarray(outcome - mean_outcome, dtype=np.float64),
+        np.asarray(d - propensity, dtype=np.float64),
+    )
 
 
 def mean_interval(values: np.ndarray) -> tuple[float, float, float]:

@@ -8,7 +8,9 @@ client (K-fold cross-fitting), so the doubly robust pseudo-outcomes stay honest.
   service with "none" uses
   ``P(service | x, service or none) = p_s / (p_s + p_none)``.
 - Outcomes: one LightGBM classifier per arm, fitted on that arm's clients, giving
-  ``mu_arm(x) = P(outcome | x, arm)`` for every client.
+  ``mu_arm(x) = P(outcome | x, arm)`` for every client. The control arm's is also
+  refitted on all its clients: it is the baseline index of the index final stage
+  (:mod:`training.effects.index_stage`).
 """
 
 from __future__ import annotations
@@ -58,15 +60,19 @@ class Nuisances:
         The cross-fitting fold of each client.
     propensity : PropensityModel
         The propensity model refitted on all clients (what is served).
+    baseline : lightgbm.Booster or None
+        The control arm's outcome model refitted on all its clients (what is served as
+        the baseline index); None when the control arm is too small for one.
     """
 
     arm_probability: np.ndarray
     outcome: dict[int, np.ndarray]
     folds: np.ndarray
     propensity: PropensityModel
+    baseline: lgb.Booster | None = None
 
 
-class _Binned:
+class Binned:
     """The feature matrix binned once; every model trains on a subset of it."""
 
     def __init__(self, history: History, *, seed: int) -> None:
@@ -81,6 +87,7 @@ class _Binned:
         ).construct()
 
     def subset(self, rows: np.ndarray, label: np.ndarray) -> lgb.Dataset:
+        """Return the rows ``rows`` (a mask) of the binned matrix, labelled ``label[rows]``."""
         indices = np.flatnonzero(rows)
         part = self.full.subset(indices.tolist()).construct()
         part.set_label(label[indices])
@@ -98,7 +105,7 @@ def _params(seed: int, num_threads: int, **extra: Any) -> dict[str, Any]:
 
 
 def _fit_propensity(
-    binned: _Binned, rows: np.ndarray, *, seed: int, num_threads: int
+    binned: Binned, rows: np.ndarray, *, seed: int, num_threads: int
 ) -> PropensityModel:
     history = binned.history
     labelled = rows & (history.arm >= 0)
@@ -138,7 +145,7 @@ def cross_fit_nuisances(
     """
     rows = len(history.arm)
     folds = draw_folds(rows, n_folds=n_folds, seed=seed)
-    binned = _Binned(history, seed=seed)
+    binned = Binned(history, seed=seed)
     observed = ~np.isnan(history.outcome) & (history.arm >= 0)
     outcome_label = np.nan_to_num(history.outcome)
     arm_probability = np.zeros((rows, len(history.arms)))
@@ -147,18 +154,22 @@ def cross_fit_nuisances(
         for arm in range(len(history.arms))
         if np.sum(observed & (history.arm == arm)) >= MIN_ARM_CLIENTS
     }
+
+    def outcome_model(train_rows: np.ndarray, model_seed: int) -> lgb.Booster:
+        return lgb.train(
+            _params(model_seed, num_threads, objective="binary"),
+            binned.subset(train_rows, outcome_label),
+            outcome_rounds(int(train_rows.sum())),
+        )
+
     for fold in range(n_folds):
         held_out = folds == fold
         held_matrix = history.matrix[held_out]
         propensity = _fit_propensity(binned, ~held_out, seed=seed + fold, num_threads=num_threads)
         arm_probability[held_out] = propensity.arm_probability(held_matrix)
         for arm in outcome:
-            train_rows = ~held_out & observed & (history.arm == arm)
-            model = lgb.train(
-                _params(seed + fold, num_threads, objective="binary"),
-                binned.subset(train_rows, outcome_label),
-                outcome_rounds(int(train_rows.sum())),
-            )
+            model = outcome_model(~held_out & observed & (history.arm == arm), seed + fold)
             outcome[arm][held_out] = model.predict(held_matrix)
     full = _fit_propensity(binned, np.ones(rows, dtype=bool), seed=seed, num_threads=num_threads)
-    return Nuisances(arm_probability=arm_probability, outcome=outcome, folds=folds, propensity=full)
+    baseline = outcome_model(observed & (history.arm == 0), seed) if 0 in outcome else None
+    return Nuisances(arm_probability, outcome, folds, full, baseline)
