@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if model.effects is not None:
             effects = model.effects
             boosters = [effects.propensity.activation, effects.propensity.choice]
-            boosters += [effect.booster for effect in effects.effects.values()]
+            boosters += [] if effects.baseline is None else [effects.baseline]
+            boosters += [effect.scored_booster for effect in effects.effects.values()]
             bench_set("effect models", boosters, matrix, args.repeat)
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.1f} {load[1]:.1f}")

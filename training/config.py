@@ -164,6 +164,9 @@ class EffectsConfig(_Section):
     control: str = "none"
     """The treatment value meaning no service."""
     seed: int = 0
+    final_stage: Literal["index", "trees"] = "index"
+    """``index``: the effect varies through the need and the baseline chance (two
+    coefficients per service); ``trees``: a LightGBM regressor on every field."""
 
 
 class TrainConfig(_Section):

@@ -447,6 +447,7 @@ def fit_effects(
             min_propensity=config.effects.min_propensity,
             control=config.effects.control,
             seed=config.effects.seed,
+            final_stage=config.effects.final_stage,
             num_threads=config.lightgbm.num_threads,
         ),
     )

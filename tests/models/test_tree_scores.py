@@ -168,10 +168,13 @@ def test_served_models_predict_through_the_kernel_as_lightgbm_does(
     for column, service in enumerate(effects.services):
         rows = table.status[:, column] == "estimated"
         if service in effects.effects and rows.any():
-            booster = effects.effects[service].booster
-            np.testing.assert_array_equal(
-                table.estimate[rows, column], booster.predict(matrix[rows], raw_score=True)
+            effect = effects.effects[service]
+            baseline = effects.baseline
+            expected = effect.estimate(
+                effect.scored_booster.predict(matrix[rows], raw_score=True),
+                None if baseline is None else baseline.predict(matrix[rows], raw_score=True),
             )
+            np.testing.assert_array_equal(table.estimate[rows, column], expected)
 
 
 def test_without_the_kernel_the_same_numbers_come_from_predict(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from models.effects import STAGE_INDEX
 from models.schema import Schema
 from training.effects.data import CONTROL
 from training.effects.estimate import MIN_PROPENSITY, EffectFit, fit_effects
@@ -33,6 +34,7 @@ class EffectsSettings:
     control: str = CONTROL
     seed: int = 0
     num_threads: int = 0
+    final_stage: str = STAGE_INDEX
 
 
 @dataclass
@@ -85,8 +87,8 @@ def effects_card_section(fit: EffectFit) -> str:
         "would have to be to explain the effect away).",
         "",
         "| service | average effect | 95 % interval | bounds | robustness value | naive "
-        "difference | inside support |",
-        "|---|---|---|---|---|---|---|",
+        "difference | inside support | final stage |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for service, service_fit in fit.services.items():
         a = service_fit.average
@@ -98,11 +100,17 @@ def effects_card_section(fit: EffectFit) -> str:
         rv = "-" if a.robustness_value is None else f"{a.robustness_value:.3f}"
         lines.append(
             f"| {service} | {a.estimate:+.3f} | [{a.lower:+.3f}, {a.upper:+.3f}] | {bounds} | "
-            f"{rv} | {service_fit.naive_difference:+.3f} | {service_fit.supported_share:.0%} |"
+            f"{rv} | {service_fit.naive_difference:+.3f} | {service_fit.supported_share:.0%} | "
+            f"{_stage_text(service_fit.final_stage, service_fit.coefficients)} |"
         )
     for service, reason in fit.skipped.items():
-        lines.append(f"| {service} | not estimable: {reason} | | | | | |")
+        lines.append(f"| {service} | not estimable: {reason} | | | | | | |")
     lines += [
+        "",
+        "Final stage `index`: the service shifts the log-odds of the outcome by "
+        "shift + need gain × need (need for the service, 0 to 1, from a need model of the "
+        "recorded labels), so the estimate varies between clients through their need and "
+        "their chance without any service. `trees`: a LightGBM regressor on every field.",
         "",
         "These are estimates from observational history: they assume that, among clients "
         "who look alike in the register, who got a service did not depend on anything "
@@ -110,6 +118,12 @@ def effects_card_section(fit: EffectFit) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _stage_text(stage: str | None, coefficients: tuple[float, float] | None) -> str:
+    if coefficients is None:
+        return stage or "-"
+    return f"{stage}: shift {coefficients[0]:+.2f}, need gain {coefficients[1]:+.2f}"
 
 
 def train_effects(
@@ -149,6 +163,7 @@ def train_effects(
         min_propensity=settings.min_propensity,
         control=settings.control,
         num_threads=settings.num_threads,
+        final_stage=settings.final_stage,
     )
     root = fit.models.save(directory)
     report_path = Path(directory) / EFFECTS_REPORT

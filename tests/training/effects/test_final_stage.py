@@ -35,6 +35,7 @@ def _toy() -> tuple[History, np.ndarray, tuple[np.ndarray, ...]]:
         services=["service"],
         feature_names=["x0", "x1", "x2"],
         categorical_features=[],
+        need_labels=np.full((TOY_ROWS, 1), np.nan),
     )
     return history, effect, (outcome, treated, propensity, mu_control + effect, mu_control)
 
@@ -78,7 +79,13 @@ def test_served_estimate_equals_the_training_time_estimate(
         estimated = table.status[:, column] == STATUS_ESTIMATED
         # Training's support uses out-of-fold propensities, serving the refitted model's.
         assert estimated[effect_fit.services[service].rows].mean() > 0.9
-        trained = effect.booster.predict(matrix[estimated], raw_score=True)
+        baseline = effect_fit.nuisances.baseline
+        assert effect.index is not None
+        assert baseline is not None
+        trained = effect.estimate(
+            effect.index.need_model.predict(matrix[estimated], raw_score=True),
+            baseline.predict(matrix[estimated], raw_score=True),
+        )
         assert np.allclose(table.estimate[estimated, column], trained, atol=1e-12)
         checked += 1
     assert checked >= 3

@@ -43,7 +43,7 @@ def test_need_model_artifact_carries_the_effect_models(
     from models.calibration import IdentityCalibrator
 
     schema = effect_fit.models.schema
-    booster = effect_fit.models.effects["job_search_coaching"].booster
+    booster = effect_fit.models.effects["job_search_coaching"].scored_booster
     model = ServiceNeedModel(
         schema=schema,
         boosters={"job_search_coaching": booster},
