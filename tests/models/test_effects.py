@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lightgbm as lgb
@@ -15,6 +16,7 @@ from models.effects import (
     STATUS_NO_MODEL,
     STATUS_NOT_ELIGIBLE,
     STATUS_OUTSIDE_SUPPORT,
+    IndexStage,
     IntervalBand,
     PropensityModel,
     ServiceEffect,
@@ -108,7 +110,7 @@ def test_treeshap_contributions_add_up_to_the_estimate(
 ) -> None:
     matrix = effect_models.encoder.encode_frame(register.head(50))
     contributions, base = effect_models.contributions(matrix, "job_search_coaching")
-    booster = effect_models.effects["job_search_coaching"].booster
+    booster = effect_models.effects["job_search_coaching"].scored_booster
     assert np.allclose(base + contributions.sum(axis=1), booster.predict(matrix, raw_score=True))
 
 
@@ -122,6 +124,41 @@ def test_save_and_load_round_trip_without_pickle(
     loaded = ServiceEffectModels.load(tmp_path, schema)
     pd.testing.assert_frame_equal(loaded.predict(register), effect_models.predict(register))
     assert loaded.effects["youth_guidance"].bands[-1].upper_edge == np.inf
+
+
+def test_a_version_1_artifact_still_loads(
+    effect_models: ServiceEffectModels, register: pd.DataFrame, schema: Schema, tmp_path: Path
+) -> None:
+    """Version 1 had trees stages only and no ``final_stage`` key."""
+    effect_models.save(tmp_path)
+    path = tmp_path / EFFECTS_DIR / "effects.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    manifest["format_version"] = 1
+    for entry in manifest["effects"].values():
+        del entry["final_stage"]
+    path.write_text(json.dumps(manifest), "utf-8")
+    loaded = ServiceEffectModels.load(tmp_path, schema)
+    pd.testing.assert_frame_equal(loaded.predict(register), effect_models.predict(register))
+    manifest["format_version"] = 3
+    path.write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(ValueError, match="effect format version 3 is not supported"):
+        ServiceEffectModels.load(tmp_path, schema)
+
+
+def test_an_effect_has_exactly_one_final_stage(effect_models: ServiceEffectModels) -> None:
+    effect = effect_models.effects["youth_guidance"]
+    with pytest.raises(ValueError, match="exactly one final stage"):
+        ServiceEffect("youth_guidance", None, effect.support, effect.bands)
+    index = IndexStage(0.1, 1.0, effect.scored_booster)
+    with pytest.raises(ValueError, match="exactly one final stage"):
+        ServiceEffect("youth_guidance", effect.booster, effect.support, effect.bands, index=index)
+    stage = ServiceEffect("youth_guidance", None, effect.support, effect.bands, index=index)
+    with pytest.raises(ValueError, match="baseline"):
+        ServiceEffectModels(
+            schema=effect_models.schema,
+            propensity=effect_models.propensity,
+            effects={"youth_guidance": stage},
+        )
 
 
 def test_load_refuses_a_folder_without_effects(schema: Schema, tmp_path: Path) -> None:

@@ -171,8 +171,10 @@ def test_served_models_predict_through_the_kernel_as_lightgbm_does(
             effect = effects.effects[service]
             baseline = effects.baseline
             expected = effect.estimate(
-                effect.scored_booster.predict(matrix[rows], raw_score=True),
-                None if baseline is None else baseline.predict(matrix[rows], raw_score=True),
+                np.asarray(effect.scored_booster.predict(matrix[rows], raw_score=True)),
+                None
+                if baseline is None
+                else np.asarray(baseline.predict(matrix[rows], raw_score=True)),
             )
             np.testing.assert_array_equal(table.estimate[rows, column], expected)
 

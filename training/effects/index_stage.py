@@ -73,9 +73,14 @@ def baseline_logit(probability: np.ndarray) -> np.ndarray:
     return logit
 
 
-def _fit_coefficients(
+def fit_coefficients(
     residual: np.ndarray, treatment: np.ndarray, need_raw: np.ndarray, baseline: np.ndarray
 ) -> tuple[float, float]:
+    """Return ``(shift, need_gain)`` minimising the R-loss on these rows.
+
+    ``residual`` and ``treatment`` are ``Y - m`` and ``D - e``; Levenberg-Marquardt from
+    zero (no effect) with the analytic Jacobian.
+    """
     need = 1.0 / (1.0 + np.exp(-need_raw))
 
     def loss(theta: np.ndarray) -> np.ndarray:
@@ -122,8 +127,8 @@ def fit_index_stage(
     out_of_fold = np.full(len(residual), np.nan)
     for fold in np.unique(folds):
         train, held_out = folds != fold, folds == fold
-        shift, gain = _fit_coefficients(
+        shift, gain = fit_coefficients(
             residual[train], treatment[train], need_raw[train], baseline[train]
         )
         out_of_fold[held_out] = index_effect(shift, gain, need_raw[held_out], baseline[held_out])
-    return _fit_coefficients(residual, treatment, need_raw, baseline), out_of_fold
+    return fit_coefficients(residual, treatment, need_raw, baseline), out_of_fold

@@ -83,8 +83,8 @@ def test_served_estimate_equals_the_training_time_estimate(
         assert effect.index is not None
         assert baseline is not None
         trained = effect.estimate(
-            effect.index.need_model.predict(matrix[estimated], raw_score=True),
-            baseline.predict(matrix[estimated], raw_score=True),
+            np.asarray(effect.index.need_model.predict(matrix[estimated], raw_score=True)),
+            np.asarray(baseline.predict(matrix[estimated], raw_score=True)),
         )
         assert np.allclose(table.estimate[estimated, column], trained, atol=1e-12)
         checked += 1
