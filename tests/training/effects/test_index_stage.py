@@ -139,3 +139,46 @@ def test_trees_on_request_and_nothing_else(
     assert fit.models.baseline is None
     with pytest.raises(ValueError, match="'forest'"):
         fit_effects(effect_register, effect_schema, final_stage="forest")
+
+
+def test_coefficients_agree_with_doubleml_best_linear_predictor() -> None:
+    """DoubleML's BLP of the effect on the linearised basis ``v, v * need`` is the reference.
+
+    For small shifts ``sigmoid(L + a + b n) - sigmoid(L) ~ v (a + b n)`` with
+    ``v = p (1 - p)``, so DoubleML's IRM (fed the true nuisances) and its ``cate`` on
+    that basis estimate the same two coefficients by a different loss.
+    """
+    import doubleml as dml
+    from doubleml.utils import DMLDummyClassifier, DMLDummyRegressor
+
+    rng = np.random.default_rng(11)
+    rows = 80_000
+    shift, gain = -0.1, 0.6
+    need_raw = rng.normal(0.0, 1.5, rows)
+    baseline = rng.normal(-0.3, 0.6, rows)
+    propensity = 0.1 + 0.3 * rng.random(rows)
+    mu_control = 1.0 / (1.0 + np.exp(-baseline))
+    mu_treated = mu_control + index_effect(shift, gain, need_raw, baseline)
+    treated = rng.random(rows) < propensity
+    outcome = (rng.random(rows) < np.where(treated, mu_treated, mu_control)).astype(float)
+    ours = fit_coefficients(
+        *r_residuals(outcome, treated, propensity, mu_treated, mu_control), need_raw, baseline
+    )
+    data = dml.DoubleMLData.from_arrays(np.zeros((rows, 1)), outcome, treated.astype(float))
+    model = dml.DoubleMLIRM(data, ml_g=DMLDummyRegressor(), ml_m=DMLDummyClassifier(), n_folds=2)
+    model.fit(
+        external_predictions={
+            "d": {
+                "ml_g0": mu_control.reshape(-1, 1),
+                "ml_g1": mu_treated.reshape(-1, 1),
+                "ml_m": propensity.reshape(-1, 1),
+            }
+        }
+    )
+    v = mu_control * (1.0 - mu_control)
+    need = 1.0 / (1.0 + np.exp(-need_raw))
+    blp = model.cate(pd.DataFrame({"v": v, "v_need": v * need}))
+    coef = np.asarray(blp.coef, dtype=float).ravel()
+    se = np.asarray(blp.se, dtype=float).ravel()
+    for ours_value, center, error in zip(ours, coef, se, strict=True):
+        assert abs(ours_value - center) <= 2.576 * error
