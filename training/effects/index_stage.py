@@ -27,8 +27,10 @@ from models.effect_index import index_effect
 from training.effects.data import History
 from training.effects.nuisance import BASE_PARAMS, Binned
 
-NEED_ROUNDS = 100
-"""Boosting rounds of a need index (15 leaves, learning rate 0.1, as the nuisances)."""
+NEED_ROUNDS = 60
+"""Boosting rounds of a need index (15 leaves, learning rate 0.1, as the nuisances): on
+the bench register 100 rounds captured 93.0 % of the oracle gain and 60 rounds 92.9 %,
+and every round is scored for every request."""
 MIN_RECORDED_NEEDS = 50
 """A service whose need label is recorded for fewer eligible clients gets no need index."""
 PROBABILITY_FLOOR = 1e-9
