@@ -38,9 +38,16 @@ def _sigmoid(value: np.ndarray) -> np.ndarray:
 
 
 def index_effect(
-    shift: float, need_gain: float, need_raw: np.ndarray, baseline_logit: np.ndarray
+    shift: float | np.ndarray,
+    need_gain: float | np.ndarray,
+    need_raw: np.ndarray,
+    baseline_logit: np.ndarray,
 ) -> np.ndarray:
-    """Return the estimated effect in probability points (fraction), elementwise."""
+    """Return the estimated effect in probability points (fraction), elementwise.
+
+    The arguments broadcast: one service's coefficients over rows, or a vector of
+    services' coefficients over a (rows, services) block of need raw scores.
+    """
     need = _sigmoid(np.asarray(need_raw, dtype=np.float64))
     baseline = np.asarray(baseline_logit, dtype=np.float64)
     effect: np.ndarray = _sigmoid(baseline + shift + need_gain * need) - _sigmoid(baseline)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,9 +172,12 @@ class ServiceEffect:
     index: IndexStage | None = None
 
     def __post_init__(self) -> None:
-        """Refuse an effect with no final stage or with both kinds."""
+        """Refuse an effect with no final stage or with both kinds; index the bands."""
         if (self.booster is None) == (self.index is None):
             raise ValueError(MSG_ONE_STAGE.format(service=self.service))
+        self._edges = np.array([band.upper_edge for band in self.bands[:-1]])
+        self._lower = np.array([band.lower for band in self.bands])
+        self._upper = np.array([band.upper for band in self.bands])
 
     @property
     def final_stage(self) -> str:
@@ -197,11 +200,8 @@ class ServiceEffect:
 
     def interval(self, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper interval bound for each estimate, from the interval table."""
-        edges = np.array([band.upper_edge for band in self.bands[:-1]])
-        index = np.searchsorted(edges, estimate, side="left")
-        lower = np.array([band.lower for band in self.bands])[index]
-        upper = np.array([band.upper for band in self.bands])[index]
-        return lower, upper
+        index = np.searchsorted(self._edges, estimate, side="left")
+        return self._lower[index], self._upper[index]
 
 
 @dataclass
@@ -328,6 +328,11 @@ class ServiceEffectModels:
                 raise ValueError(MSG_UNKNOWN_SERVICE.format(service=service, services=known))
         self.effects = {s: effects[s] for s in self.services if s in effects}
         self.metadata: dict[str, Any] = dict(metadata or {})
+        effects_list = list(self.effects.values())
+        self._effect_columns = [self.services.index(e.service) for e in effects_list]
+        self._index_mask = np.array([e.index is not None for e in effects_list], dtype=bool)
+        self._shift = np.array([e.index.shift for e in effects_list if e.index is not None])
+        self._gain = np.array([e.index.need_gain for e in effects_list if e.index is not None])
         self._scores: TreeScores | None = None
         self._scores_tried = False
         self._scores_lock = threading.Lock()
@@ -360,44 +365,46 @@ class ServiceEffectModels:
 
     def _predictions(
         self, matrix: np.ndarray, *, num_threads: int
-    ) -> tuple[np.ndarray, Callable[[str, np.ndarray], np.ndarray]]:
-        """``P(arm | x)`` and a function giving a service's estimates on some rows.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``P(arm | x)`` and every row's estimate of every service, (rows, services).
 
-        Through :meth:`tree_scores` (one pass, bit-identical raw scores) where it can,
-        else each booster's ``predict``.
+        NaN for a service without an effect model. Through :meth:`tree_scores` (one
+        pass, bit-identical raw scores) where it can, else each booster's ``predict``.
         """
         scores = self.tree_scores()
+        baseline: np.ndarray | None = None
         if scores is None:
             params = _thread_params(num_threads)
-            baseline = (
-                None
-                if self.baseline is None
-                else np.asarray(self.baseline.predict(matrix, raw_score=True, **params))
+            arm_probability = self.propensity.arm_probability(matrix, num_threads=num_threads)
+            raw = np.zeros((len(matrix), len(self.effects)))
+            for position, effect in enumerate(self.effects.values()):
+                raw[:, position] = effect.scored_booster.predict(matrix, raw_score=True, **params)
+            if self.baseline is not None:
+                baseline = np.asarray(self.baseline.predict(matrix, raw_score=True, **params))
+        else:
+            passed = scores.raw(matrix, num_threads=num_threads)
+            activation, choice = scores.columns[0], scores.columns[1]
+            any_service = normal_output(passed[:, activation], scores.objectives[0])[:, 0]
+            which = normal_output(passed[:, choice], scores.objectives[1])
+            arm_probability = PropensityModel.combine(any_service, which)
+            first = 2 if self.baseline is None else 3
+            if self.baseline is not None:
+                baseline = passed[:, scores.columns[2].start]
+            starts = [scores.columns[first + i].start for i in range(len(self.effects))]
+            raw = passed[:, starts]
+        return arm_probability, self._estimates(raw, baseline)
+
+    def _estimates(self, raw: np.ndarray, baseline: np.ndarray | None) -> np.ndarray:
+        """Estimates (rows, services) from the effects' raw scores (rows, effects)."""
+        values = np.array(raw, dtype=np.float64)
+        if self._index_mask.any():
+            assert baseline is not None
+            values[:, self._index_mask] = index_effect(
+                self._shift, self._gain, raw[:, self._index_mask], baseline[:, None]
             )
-
-            def predicted(service: str, rows: np.ndarray) -> np.ndarray:
-                effect = self.effects[service]
-                raw = effect.scored_booster.predict(matrix[rows], raw_score=True, **params)
-                return effect.estimate(
-                    np.asarray(raw), None if baseline is None else baseline[rows]
-                )
-
-            return self.propensity.arm_probability(matrix, num_threads=num_threads), predicted
-        raw = scores.raw(matrix, num_threads=num_threads)
-        activation, choice = scores.columns[0], scores.columns[1]
-        any_service = normal_output(raw[:, activation], scores.objectives[0])[:, 0]
-        which = normal_output(raw[:, choice], scores.objectives[1])
-        first = 2 if self.baseline is None else 3
-        baseline_raw = None if self.baseline is None else raw[:, scores.columns[2].start]
-        column = {
-            service: scores.columns[first + i].start for i, service in enumerate(self.effects)
-        }
-
-        def from_pass(service: str, rows: np.ndarray) -> np.ndarray:
-            baseline = None if baseline_raw is None else baseline_raw[rows]
-            return self.effects[service].estimate(raw[rows, column[service]], baseline)
-
-        return PropensityModel.combine(any_service, which), from_pass
+        out = np.full((len(raw), len(self.services)), np.nan)
+        out[:, self._effect_columns] = values
+        return out
 
     def propensities(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         """Compute ``P(service | x, service or none)`` per service, shape (rows, services).
@@ -435,32 +442,29 @@ class ServiceEffectModels:
         -------
         BenefitTable
         """
-        rows = len(matrix)
-        shape = (rows, len(self.services))
-        estimate = np.full(shape, np.nan)
-        lower = np.full(shape, np.nan)
-        upper = np.full(shape, np.nan)
-        status = np.full(shape, CODE_NO_MODEL, dtype=np.int8)
-        arm_probability, final_stage = self._predictions(matrix, num_threads=num_threads)
+        arm_probability, estimates = self._predictions(matrix, num_threads=num_threads)
         propensity = self._conditional(arm_probability)
-        for column, service in enumerate(self.services):
-            effect = self.effects.get(service)
-            if effect is None:
-                continue
-            low, high = effect.support
-            inside = (propensity[:, column] >= low) & (propensity[:, column] <= high)
-            ok = eligible[:, column] & inside
-            status[:, column] = np.where(
-                ~eligible[:, column],
-                CODE_NOT_ELIGIBLE,
-                np.where(inside, CODE_ESTIMATED, CODE_OUTSIDE_SUPPORT),
-            )
-            if ok.any():
-                values = final_stage(service, ok)
-                band_low, band_high = effect.interval(values)
-                estimate[ok, column] = values
-                lower[ok, column] = band_low
-                upper[ok, column] = band_high
+        support = np.full((2, len(self.services)), np.nan)
+        for column, effect in zip(self._effect_columns, self.effects.values(), strict=True):
+            support[:, column] = effect.support
+        inside = (propensity >= support[0]) & (propensity <= support[1])
+        status = np.where(
+            np.isnan(support[0]),
+            np.int8(CODE_NO_MODEL),
+            np.where(
+                ~eligible,
+                np.int8(CODE_NOT_ELIGIBLE),
+                np.where(inside, np.int8(CODE_ESTIMATED), np.int8(CODE_OUTSIDE_SUPPORT)),
+            ),
+        ).astype(np.int8)
+        ok = status == CODE_ESTIMATED
+        estimate = np.where(ok, estimates, np.nan)
+        lower = np.full(estimate.shape, np.nan)
+        upper = np.full(estimate.shape, np.nan)
+        for column, effect in zip(self._effect_columns, self.effects.values(), strict=True):
+            rows = ok[:, column]
+            if rows.any():
+                lower[rows, column], upper[rows, column] = effect.interval(estimate[rows, column])
         return BenefitTable(self.services, estimate, lower, upper, status, propensity)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
