@@ -11,7 +11,8 @@ for the API and for ``tarve score`` alike, so that both give the same numbers:
 - :func:`benefit_order`: the ``rank_by=benefit`` order: estimated services by estimate,
   largest first, then the not-estimable ones in the need order (eligible first, by
   probability); ties keep the catalogue order;
-- :func:`benefit_reasons`: TreeSHAP of a service's final-stage model, in the sentence
+- :func:`benefit_reasons`: per-field contributions of a service's effect model
+  (:meth:`models.effects.ServiceEffectModels.contributions`), in the sentence
   form of the need reasons (:meth:`models.reasons.ReasonWriter.explain`), in probability points.
 
 The "recommended" flag is never changed by benefit: it stays the need model's.
@@ -182,7 +183,7 @@ def benefit_headings(lang: str) -> dict[str, str]:
 def benefit_contributions(
     model: ServiceNeedModel, matrix: np.ndarray, service: str, *, num_threads: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """TreeSHAP of a service's final stage per input field, and the base values.
+    """Return a service's effect-model contributions per input field, and the base values.
 
     In probability points; ``base + contributions.sum(-1)`` equals the estimate.
     """
@@ -261,7 +262,7 @@ def expected_benefits(
     lang : {"fi", "sv", "en"}
         Language of the not-estimable reason and of the reason sentences.
     explain : bool, default False
-        Add the TreeSHAP reasons of each estimate (final-stage model).
+        Add the reasons of each estimate (:func:`benefit_contributions`).
     top_reasons : int, default 5
         Most reasons per estimate.
     granted : sequence of sets, optional
@@ -334,7 +335,7 @@ def _not_estimable(service: str, status: str, level: float, lang: str) -> Expect
 def _estimate_contributions(
     model: ServiceNeedModel, matrix: np.ndarray, table: BenefitTable, *, num_threads: int
 ) -> dict[str, dict[int, tuple[np.ndarray, float]]]:
-    """Per service, per estimated row: the final stage's per-field TreeSHAP and base."""
+    """Per service, per estimated row: the per-field contributions and the base value."""
     explained: dict[str, dict[int, tuple[np.ndarray, float]]] = {}
     if model.effects is None:
         return explained

@@ -1,15 +1,15 @@
 """Raw scores of many LightGBM boosters in one numba pass, bit-identical to ``predict``.
 
 Without reasons, scoring a caseload is prediction only: the need boosters, the
-propensity models and the effect models' final stages, about 2,300 trees on the default
-model. ``Booster.predict`` walks each row down each tree, a chain of dependent loads
-and a mispredicted branch per row and tree (``bench/bench_score.py`` measured it as
-the bottleneck). This module evaluates every internal node of a tree for a block of
-rows at once, with the QuickScorer idea (Lucchese et al., SIGIR 2015): leaves numbered
-left to right, each node holds a bit mask of the leaves its left subtree does *not*
-hold; a row that goes right at a node loses those leaves (``mask &= node_mask``), and
-its exit leaf is the leftmost leaf left (the lowest set bit). The node loop over a
-block's rows has no branch and vectorises.
+propensity models and the effect models' final stages (or their need and baseline
+indices), about 2,800 trees on the default model. ``Booster.predict`` walks each row
+down each tree, a chain of dependent loads and a mispredicted branch per row and tree
+(``bench/bench_score.py`` measured it as the bottleneck). This module evaluates every
+internal node of a tree for a block of rows at once, with the QuickScorer idea (Lucchese
+et al., SIGIR 2015): leaves numbered left to right, each node holds a bit mask of the
+leaves its left subtree does *not* hold; a row that goes right at a node loses those
+leaves (``mask &= node_mask``), and its exit leaf is the leftmost leaf left (the lowest
+set bit). The node loop over a block's rows has no branch and vectorises.
 
 Row semantics are LightGBM's, as in :mod:`models.treeshap.kernels` (the same per-node
 flags and row facts); each output sums its trees in LightGBM's order, so the raw

@@ -275,8 +275,8 @@ def build_request_models(
         "explain_benefit": (
             Annotated[bool | None, BeforeValidator(strict_explain_benefit)],
             Field(
-                default=None, description="Give the reasons of each benefit estimate (TreeSHAP "
-                "of the effect model's final stage); default false."
+                default=None, description="Give the reasons of each benefit estimate (per "
+                "register field, from TreeSHAP of the effect model); default false."
             ),
         ),
         "lang": (

@@ -94,7 +94,8 @@ class ExpectedBenefitOut(BaseModel):
     reason: str | None = Field(description="The reason in the response language.")
     base_value: float | None = Field(
         default=None,
-        description="With explain_benefit: the final-stage model's expected estimate; "
+        description="With explain_benefit: the estimate the reasons start from (the "
+        "effect model's estimate at average inputs); "
         "base_value + reasons + other_factors = estimate (probability points).",
     )
     reasons: list[ReasonOut] | None = Field(
