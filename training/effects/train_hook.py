@@ -71,6 +71,8 @@ def flat_effect_metrics(fit: EffectFit) -> dict[str, float]:
         metrics[f"{prefix}.supported_share"] = service_fit.supported_share
         if average.robustness_value is not None:
             metrics[f"{prefix}.robustness_value"] = average.robustness_value
+        if service_fit.coefficients is not None:
+            metrics[f"{prefix}.shift"], metrics[f"{prefix}.need_gain"] = service_fit.coefficients
     metrics["effects.fit_seconds"] = fit.seconds
     return metrics
 

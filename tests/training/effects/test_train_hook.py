@@ -35,6 +35,10 @@ def test_card_section_and_metrics_cover_every_service(effect_fit: EffectFit) -> 
     for service in effect_fit.services:
         assert f"| {service} |" in card
         assert f"effects.{service}.ate" in metrics
+        assert (
+            metrics[f"effects.{service}.need_gain"] == effect_fit.services[service].coefficients[1]
+        )
+        assert "need gain" in card
 
 
 def test_need_model_artifact_carries_the_effect_models(
