@@ -565,38 +565,10 @@ class ServiceEffectModels:
                     expected=EFFECTS_FORMAT_VERSION,
                 )
             )
-        effects = {}
-        for service, entry in manifest["effects"].items():
-            bands = [
-                IntervalBand(
-                    upper_edge=np.inf if band["upper_edge"] is None else float(band["upper_edge"]),
-                    mean=float(band["mean"]),
-                    lower=float(band["lower"]),
-                    upper=float(band["upper"]),
-                    clients=int(band["clients"]),
-                )
-                for band in entry["bands"]
-            ]
-            index = None
-            booster = None
-            if entry.get("final_stage", STAGE_TREES) == STAGE_INDEX:
-                index = IndexStage(
-                    shift=float(entry["shift"]),
-                    need_gain=float(entry["need_gain"]),
-                    need_model=lgb.Booster(
-                        model_file=str(root / NEED_INDEX_DIR / f"{service}.txt")
-                    ),
-                )
-            else:
-                booster = lgb.Booster(model_file=str(root / FINAL_DIR / f"{service}.txt"))
-            effects[service] = ServiceEffect(
-                service=service,
-                booster=booster,
-                support=(float(entry["support"][0]), float(entry["support"][1])),
-                bands=bands,
-                summary=dict(entry.get("summary", {})),
-                index=index,
-            )
+        effects = {
+            service: _read_effect(root, service, entry)
+            for service, entry in manifest["effects"].items()
+        }
         baseline_path = root / BASELINE_FILE
         models = cls(
             schema=schema,
@@ -615,6 +587,38 @@ class ServiceEffectModels:
         if models.encoder.feature_names != manifest["feature_names"]:
             raise ValueError(MSG_EFFECTS_FEATURES.format(path=root))
         return models
+
+
+def _read_effect(root: Path, service: str, entry: Mapping[str, Any]) -> ServiceEffect:
+    """Read one service's entry of ``effects.json`` and its LightGBM text file."""
+    bands = [
+        IntervalBand(
+            upper_edge=np.inf if band["upper_edge"] is None else float(band["upper_edge"]),
+            mean=float(band["mean"]),
+            lower=float(band["lower"]),
+            upper=float(band["upper"]),
+            clients=int(band["clients"]),
+        )
+        for band in entry["bands"]
+    ]
+    index = None
+    booster = None
+    if entry.get("final_stage", STAGE_TREES) == STAGE_INDEX:
+        index = IndexStage(
+            shift=float(entry["shift"]),
+            need_gain=float(entry["need_gain"]),
+            need_model=lgb.Booster(model_file=str(root / NEED_INDEX_DIR / f"{service}.txt")),
+        )
+    else:
+        booster = lgb.Booster(model_file=str(root / FINAL_DIR / f"{service}.txt"))
+    return ServiceEffect(
+        service=service,
+        booster=booster,
+        support=(float(entry["support"][0]), float(entry["support"][1])),
+        bands=bands,
+        summary=dict(entry.get("summary", {})),
+        index=index,
+    )
 
 
 def has_effects(directory: str | Path) -> bool:

@@ -69,7 +69,13 @@ from training.effects.inference import (
     r_learner_target,
     r_residuals,
 )
-from training.effects.nuisance import BASE_PARAMS, MIN_ARM_CLIENTS, Nuisances, cross_fit_nuisances
+from training.effects.nuisance import (
+    BASE_PARAMS,
+    MIN_ARM_CLIENTS,
+    Binned,
+    Nuisances,
+    cross_fit_nuisances,
+)
 
 MIN_PROPENSITY = 0.005
 """Common support: ``P(service | x, service or none)`` must lie in [this, 1 - this]."""
@@ -335,6 +341,54 @@ def _fit_stage(
     return _Stage(STAGE_TREES, out_of_fold, booster=booster, best_rounds=best_rounds)
 
 
+def _service_results(
+    service: str,
+    history: History,
+    contrast: _Contrast,
+    stage: _Stage | None,
+    groups: pd.DataFrame | None,
+    *,
+    cf: dict[str, float],
+    min_propensity: float,
+) -> tuple[ServiceFit, ServiceEffect | None]:
+    """Return one service's averages, groups and bands, and what is served (if a stage)."""
+    outcome, treated, propensity, mu_treated, mu_control = contrast.nuisances()
+    pseudo = dr_pseudo_outcome(outcome, treated, propensity, mu_treated, mu_control)
+    average = doubleml_average_effect(
+        history.matrix[contrast.rows], outcome, treated, propensity, mu_treated, mu_control, **cf
+    )
+    fit = ServiceFit(
+        service=service,
+        rows=contrast.rows,
+        treated=contrast.treated,
+        pseudo_outcome=pseudo,
+        out_of_fold=np.full(len(contrast.rows), np.nan) if stage is None else stage.out_of_fold,
+        average=average,
+        naive_difference=contrast.naive,
+        supported_share=contrast.supported_share,
+        best_rounds=0 if stage is None else stage.best_rounds,
+        groups=_group_effects(groups, contrast.rows, pseudo, contrast.treated),
+        final_stage=None if stage is None else stage.kind,
+        coefficients=None if stage is None else stage.coefficients,
+    )
+    if stage is None:
+        return fit, None
+    effect = ServiceEffect(
+        service=service,
+        booster=stage.booster,
+        support=(min_propensity, 1.0 - min_propensity),
+        bands=_bands(stage.out_of_fold[contrast.rows], pseudo, int(contrast.treated.sum())),
+        summary={
+            "average_effect": average.to_dict(),
+            "supported_share": fit.supported_share,
+            "naive_difference": fit.naive_difference,
+            "final_stage": stage.kind,
+        },
+        index=stage.index,
+    )
+    return fit, effect
+
+
 def fit_effects(
     frame: pd.DataFrame,
     schema: Schema,
@@ -381,9 +435,12 @@ def fit_effects(
         raise ValueError(MSG_FINAL_STAGE.format(stages=list(FINAL_STAGES), value=final_stage))
     started = time.perf_counter()
     history = read_history(frame, schema, control=control)
-    nuisances = cross_fit_nuisances(history, n_folds=n_folds, seed=seed, num_threads=num_threads)
+    binned = Binned(history, seed=seed)
+    nuisances = cross_fit_nuisances(
+        history, n_folds=n_folds, seed=seed, num_threads=num_threads, binned=binned
+    )
     indices = (
-        fit_need_indices(history, nuisances.folds, seed=seed, num_threads=num_threads)
+        fit_need_indices(binned, nuisances.folds, seed=seed, num_threads=num_threads)
         if final_stage == STAGE_INDEX
         else NeedIndices({}, {})
     )
@@ -400,17 +457,6 @@ def fit_effects(
         if isinstance(contrast, str):
             skipped[service] = contrast
             continue
-        outcome, treated, propensity, mu_treated, mu_control = contrast.nuisances()
-        pseudo = dr_pseudo_outcome(outcome, treated, propensity, mu_treated, mu_control)
-        average = doubleml_average_effect(
-            history.matrix[contrast.rows],
-            outcome,
-            treated,
-            propensity,
-            mu_treated,
-            mu_control,
-            **cf,
-        )
         stage = (
             None
             if final_stage is None
@@ -425,36 +471,11 @@ def fit_effects(
                 num_threads=num_threads,
             )
         )
-        fit = ServiceFit(
-            service=service,
-            rows=contrast.rows,
-            treated=contrast.treated,
-            pseudo_outcome=pseudo,
-            out_of_fold=np.full(len(contrast.rows), np.nan) if stage is None else stage.out_of_fold,
-            average=average,
-            naive_difference=contrast.naive,
-            supported_share=contrast.supported_share,
-            best_rounds=0 if stage is None else stage.best_rounds,
-            groups=_group_effects(groups, contrast.rows, pseudo, contrast.treated),
-            final_stage=None if stage is None else stage.kind,
-            coefficients=None if stage is None else stage.coefficients,
+        services[service], effect = _service_results(
+            service, history, contrast, stage, groups, cf=cf, min_propensity=min_propensity
         )
-        services[service] = fit
-        if stage is None:
-            continue
-        served[service] = ServiceEffect(
-            service=service,
-            booster=stage.booster,
-            support=(min_propensity, 1.0 - min_propensity),
-            bands=_bands(stage.out_of_fold[contrast.rows], pseudo, int(contrast.treated.sum())),
-            summary={
-                "average_effect": average.to_dict(),
-                "supported_share": fit.supported_share,
-                "naive_difference": fit.naive_difference,
-                "final_stage": stage.kind,
-            },
-            index=stage.index,
-        )
+        if effect is not None:
+            served[service] = effect
     models = ServiceEffectModels(
         schema=schema,
         propensity=nuisances.propensity,

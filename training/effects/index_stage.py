@@ -24,7 +24,6 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from models.effect_index import index_effect
-from training.effects.data import History
 from training.effects.nuisance import BASE_PARAMS, Binned
 
 NEED_ROUNDS = 60
@@ -45,10 +44,10 @@ class NeedIndices:
 
 
 def fit_need_indices(
-    history: History, folds: np.ndarray, *, seed: int, num_threads: int
+    binned: Binned, folds: np.ndarray, *, seed: int, num_threads: int
 ) -> NeedIndices:
     """Cross-fit and refit the need index of every service with enough recorded needs."""
-    binned = Binned(history, seed=seed)
+    history = binned.history
     params = {**BASE_PARAMS, "objective": "binary", "seed": seed, "num_threads": num_threads}
     out_of_fold: dict[str, np.ndarray] = {}
     models: dict[str, lgb.Booster] = {}

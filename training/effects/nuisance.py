@@ -142,7 +142,12 @@ def _fit_propensity(
 
 
 def cross_fit_nuisances(
-    history: History, *, n_folds: int = 3, seed: int = 0, num_threads: int = 0
+    history: History,
+    *,
+    n_folds: int = 3,
+    seed: int = 0,
+    num_threads: int = 0,
+    binned: Binned | None = None,
 ) -> Nuisances:
     """Cross-fit the propensity and the per-arm outcome models.
 
@@ -156,6 +161,9 @@ def cross_fit_nuisances(
         Seeds the folds and LightGBM.
     num_threads : int, default 0
         LightGBM threads (0: LightGBM's default).
+    binned : Binned, optional
+        The history's matrix already binned (the effect step shares one with the need
+        indices); binned here when omitted.
 
     Returns
     -------
@@ -163,7 +171,7 @@ def cross_fit_nuisances(
     """
     rows = len(history.arm)
     folds = draw_folds(rows, n_folds=n_folds, seed=seed)
-    binned = Binned(history, seed=seed)
+    binned = Binned(history, seed=seed) if binned is None else binned
     observed = ~np.isnan(history.outcome) & (history.arm >= 0)
     outcome_label = np.nan_to_num(history.outcome)
     arm_probability = np.zeros((rows, len(history.arms)))
